@@ -1,0 +1,140 @@
+//! The command line, as clap types and help text only. Nothing here does any work.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+/// Feeds and newsletters from a folder of dated Markdown posts.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The site root (default: the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub site: Option<PathBuf>,
+    /// The config file (default: <site>/config/herald.yaml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use this time instead of the clock (RFC 3339), to preview the future or for tests.
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail (one line per file and delivery).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new working site in DIR (refuses a non-empty DIR).
+    Init {
+        /// Where to create the site.
+        dir: PathBuf,
+    },
+    /// Load and validate everything, report every problem, write nothing.
+    Check,
+    /// Write the feeds into the output directory.
+    Build,
+    /// Build, merge subscriber CSVs, then plan and send the due newsletter mail.
+    Publish {
+        /// Print the plan; write and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Scheduled posts, the last run, pending, deferred and failed deliveries, list sizes.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render a post's email to outbox/preview/SLUG.eml and .html, or send one test mail.
+    Preview {
+        /// The post's slug.
+        slug: String,
+        /// Render it as for this list (default: the first list that takes the post).
+        #[arg(long, value_name = "ID")]
+        list: Option<String>,
+        /// Send one test mail to this address through the transport (not journaled).
+        #[arg(long, value_name = "ADDR")]
+        to: Option<String>,
+    },
+    /// Manage subscribers.
+    #[command(subcommand)]
+    Subscribers(SubscribersCommand),
+    /// Apply an unsubscribe token from a mail's List-Unsubscribe link.
+    Unsubscribe {
+        /// The token (the value of `token=` in the link).
+        token: String,
+    },
+    /// Run the web endpoint: sign-up, confirm, unsubscribe, and the feeds.
+    Serve {
+        /// Listen on this address instead of serve.listen.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Add an active member to a list.
+    Add {
+        address: String,
+        #[arg(long, value_name = "ID")]
+        list: String,
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Remove from one list, or without --list unsubscribe from all.
+    Remove {
+        address: String,
+        #[arg(long, value_name = "ID")]
+        list: Option<String>,
+    },
+    /// List members.
+    List(ListArgs),
+    /// Import a CSV (`email,name`) into a list.
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "ID")]
+        list: String,
+        /// Skip invalid rows instead of rejecting the whole file.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Write the active members of a list as CSV to stdout.
+    Export {
+        #[arg(long, value_name = "ID")]
+        list: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, value_name = "ID")]
+    pub list: Option<String>,
+    /// pending, active, unsubscribed or bounced.
+    #[arg(long, value_name = "S")]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("expected RFC 3339 such as 2025-05-08T14:30:00Z: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,127 @@
+//! `herald build`: render every feed, then write them; on any error nothing is written.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::Ctx;
+use crate::config::Config;
+use crate::content::{self, Content};
+use crate::error::{ExitStatus, Result};
+use crate::feeds::{self, FeedFile};
+use crate::write::{self, Written};
+
+/// What a build did.
+#[derive(Debug, Default)]
+pub struct BuildReport {
+    pub posts: usize,
+    pub tags: usize,
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+}
+
+/// The list of files herald wrote into `output_dir`, so that it deletes only its own files.
+const MANIFEST: &str = "feeds.manifest";
+
+pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let content = content::load(&config)?;
+    for w in &content.warnings {
+        ctx.ui.detail(format!("warning: {w}"));
+    }
+    let report = build_feeds(ctx, &config, &content)?;
+    print_report(ctx, &report);
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn print_report(ctx: &Ctx, r: &BuildReport) {
+    ctx.ui.out(format!(
+        "built {} posts, {} tags: {} files written, {} unchanged{}",
+        r.posts,
+        r.tags,
+        r.written,
+        r.unchanged,
+        if r.removed > 0 { format!(", {} removed", r.removed) } else { String::new() }
+    ));
+}
+
+/// Renders all feeds (failing before any write), then writes the changed ones and removes
+/// tag feeds herald wrote earlier whose tag has no due post any more.
+pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<BuildReport> {
+    let files = feeds::render(config, content, ctx.now)?;
+    let plan = feeds::plan(config, content, ctx.now);
+    let mut report = BuildReport {
+        posts: content.published(ctx.now).len(),
+        tags: plan.tags.len(),
+        ..Default::default()
+    };
+    // Check every target path before writing the first file.
+    let targets = files
+        .iter()
+        .map(|f| write::confined(&config.output_dir, &f.path))
+        .collect::<Result<Vec<_>>>()?;
+    let manifest_path = config.state_dir.join(MANIFEST);
+    let old = read_manifest(&manifest_path)?;
+    let new: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
+    // Record the union first: a crash mid-build must not make herald forget a file it wrote.
+    let union: BTreeSet<String> = old.union(&new).cloned().collect();
+    if union != old {
+        write_manifest(&manifest_path, &union)?;
+    }
+    let bar = ctx.ui.progress(files.len() as u64, "writing");
+    for (FeedFile { bytes, .. }, target) in files.iter().zip(&targets) {
+        match write::write_if_changed(target, bytes)? {
+            Written::Written => {
+                report.written += 1;
+                ctx.ui.detail(format!("wrote {}", config.display(target).display()));
+            }
+            Written::Unchanged => report.unchanged += 1,
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for stale in old.difference(&new) {
+        let Ok(target) = write::confined(&config.output_dir, stale) else { continue };
+        match std::fs::remove_file(&target) {
+            Ok(()) => report.removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(crate::error::Error::io(&target, e)),
+        }
+        remove_empty_parents(&config.output_dir, &target);
+    }
+    if union != new {
+        write_manifest(&manifest_path, &new)?;
+    }
+    Ok(report)
+}
+
+fn read_manifest(path: &Path) -> Result<BTreeSet<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
+        Err(e) => Err(crate::error::Error::io(path, e)),
+    }
+}
+
+fn write_manifest(path: &Path, files: &BTreeSet<String>) -> Result<()> {
+    let mut text = String::new();
+    for f in files {
+        text.push_str(f);
+        text.push('\n');
+    }
+    write::write_atomic(path, text.as_bytes(), 0o644)
+}
+
+/// Removes now-empty folders between `target` and `root` (a tag folder emptied by a removal).
+fn remove_empty_parents(root: &Path, target: &Path) {
+    let mut dir = target.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) {
+            break;
+        }
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}

@@ -1,0 +1,718 @@
+//! The site configuration: `config/herald.yaml` parsed strictly (an unknown key is an error with
+//! its line and a "did you mean"), then validated into [`Config`], whose paths are absolute.
+//!
+//! Owns: keys, defaults, and every check serde cannot make. Never touches content or state.
+
+mod raw;
+mod suggest;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use chrono_tz::Tz;
+use url::Url;
+
+use crate::dates;
+use crate::error::{Diagnostic, Error, IoContext, Location, Result};
+use raw::*;
+
+/// The validated configuration. Paths are absolute (joined to the site root).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The site root: `--site DIR` or the current directory.
+    pub root: PathBuf,
+    /// The config file that was read.
+    pub file: PathBuf,
+    pub site: Site,
+    pub content_dir: PathBuf,
+    pub templates_dir: PathBuf,
+    pub output_dir: PathBuf,
+    pub state_dir: PathBuf,
+    /// `render.unsafe_html`: raw HTML in Markdown passes (sanitised) instead of being escaped.
+    pub unsafe_html: bool,
+    pub feeds: Feeds,
+    pub newsletter: Option<Newsletter>,
+    pub smtp: Option<Smtp>,
+    pub serve: Serve,
+    /// Where each top-level key sits in the file, for later error messages.
+    source: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub title: String,
+    /// Always ends with `/`.
+    pub base_url: Url,
+    pub description: String,
+    pub language: String,
+    pub timezone: Tz,
+    /// Contains `{slug}`.
+    pub permalink: String,
+    pub author: Person,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FeedFormat {
+    Rss,
+    Atom,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feeds {
+    pub formats: Vec<FeedFormat>,
+    /// Items per feed; `None` means all (`limit: 0`).
+    pub limit: Option<usize>,
+    pub full_content: bool,
+    pub per_tag: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    Outbox,
+    Smtp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Newsletter {
+    /// Posts dated before this instant are never mailed.
+    pub start: DateTime<FixedOffset>,
+    pub from: Person,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub transport: TransportKind,
+    pub outbox_dir: PathBuf,
+    pub retry_days: u32,
+    pub lists: Vec<List>,
+}
+
+#[derive(Debug, Clone)]
+pub struct List {
+    /// `[a-z0-9-]+`, unique.
+    pub id: String,
+    pub name: String,
+    /// `"*"`: every post.
+    pub all: bool,
+    /// Tag slugs the list takes.
+    pub tags: Vec<String>,
+    /// Absolute path of the list's CSV, if any; `subscribers_rel` is how the config named it.
+    pub subscribers: Option<PathBuf>,
+    pub subscribers_rel: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    StartTls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    /// The name of the environment variable holding the password (never the password).
+    pub password_env: String,
+    pub concurrency: usize,
+    /// Messages per second over all sessions; `None` means no limit.
+    pub rate_per_second: Option<f64>,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Serve {
+    pub listen: String,
+    /// Always ends with `/`.
+    pub public_url: Url,
+    pub public_url_set: bool,
+    pub confirm_ttl_hours: u64,
+    pub subscribe_per_hour: u32,
+    pub trust_proxy: bool,
+}
+
+/// Keys of each section, for "did you mean" (serde lists them, but not for nested paths).
+const LIST_ID_CHARS: &str = "[a-z0-9-]+";
+
+impl Config {
+    /// Reads and validates the config file. `root` is the site root; `file` overrides
+    /// `<root>/config/herald.yaml`.
+    pub fn load(root: &Path, file: Option<&Path>) -> Result<Config> {
+        let file = match file {
+            Some(f) => f.to_path_buf(),
+            None => root.join("config").join("herald.yaml"),
+        };
+        let bytes = std::fs::read(&file).with_path(&file)?;
+        let shown = display_path(root, &file);
+        let text = String::from_utf8(bytes)
+            .map_err(|e| Error::at(Location::file(&shown), format!("not valid UTF-8: {e}")))?;
+        Config::parse(root, &file, &text)
+    }
+
+    /// Parses `text` as the config file `file` of the site at `root`.
+    pub fn parse(root: &Path, file: &Path, text: &str) -> Result<Config> {
+        let shown = display_path(root, file);
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let de = serde_yaml::Deserializer::from_str(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(de)
+            .map_err(|e| Error::Invalid(vec![yaml_error(&shown, e)]))?;
+        let mut v = Validator { file: shown, text, problems: Vec::new() };
+        let config = v.config(root, file, raw);
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(Error::Invalid(v.problems))
+        }
+    }
+
+    /// A path as users see it: relative to the site root where possible.
+    pub fn display(&self, path: &Path) -> PathBuf {
+        display_path(&self.root, path)
+    }
+
+    /// The config file as users see it.
+    pub fn shown_file(&self) -> PathBuf {
+        self.display(&self.file)
+    }
+
+    /// The line of a key path in the config file, if it can be found.
+    pub fn line_of(&self, keys: &[&str]) -> Option<usize> {
+        find_key_line(&self.source, keys)
+    }
+
+    /// A configuration for tests: the example site's values under `root`.
+    #[doc(hidden)]
+    pub fn default_for_test(root: &Path) -> Config {
+        let text = "site:\n  title: Test\n  base_url: https://example.com/\n";
+        Config::parse(root, &root.join("config/herald.yaml"), text)
+            .unwrap_or_else(|e| unreachable!("the test config is valid: {e}"))
+    }
+}
+
+/// `path` relative to `root` when it lies below it.
+pub fn display_path(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Turns a serde_yaml error into `file:line: message`, rewriting serde's "unknown field" into
+/// the section it was found in and a suggestion.
+fn yaml_error(file: &Path, e: serde_path_to_error::Error<serde_yaml::Error>) -> Diagnostic {
+    let path = e.path().to_string();
+    let inner = e.inner();
+    let line = inner.location().map(|l| l.line());
+    let msg = inner.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    let message = if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or_default();
+        let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let section = path.rsplit_once('.').map(|(s, _)| s).unwrap_or("");
+        let section = section_name(section);
+        let mut m = if section.is_empty() {
+            format!("unknown key `{key}`")
+        } else {
+            format!("unknown key `{key}` in `{section}`")
+        };
+        if let Some(s) = suggest::closest(key, &expected) {
+            m.push_str(&format!(" (did you mean `{s}`?)"));
+        } else if !expected.is_empty() {
+            m.push_str(&format!(" (expected one of: {})", expected.join(", ")));
+        }
+        m
+    } else if path.is_empty() || path == "." {
+        msg
+    } else {
+        format!("`{}`: {msg}", section_name(&path))
+    };
+    match line {
+        Some(l) => Diagnostic::at(Location::line(file, l), message),
+        None => Diagnostic::at(Location::file(file), message),
+    }
+}
+
+/// `newsletter.lists[0].tags` as users would name it: `newsletter.lists.tags`.
+fn section_name(path: &str) -> String {
+    let mut out = String::new();
+    for part in path.split('.') {
+        let part = part.split('[').next().unwrap_or(part);
+        if part.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+/// The 1-based line where a block-style key path starts, e.g. `["newsletter", "start"]`.
+fn find_key_line(text: &str, keys: &[&str]) -> Option<usize> {
+    let mut from = 0usize;
+    let mut min_indent = 0usize;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = None;
+    for key in keys {
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(from) {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            let trimmed = trimmed.trim_start_matches("- ");
+            if found.is_some() && indent < min_indent && !trimmed.is_empty() && i > from {
+                break;
+            }
+            if trimmed.starts_with(&format!("{key}:")) && indent >= min_indent {
+                hit = Some((i, indent));
+                break;
+            }
+        }
+        let (i, indent) = hit?;
+        found = Some(i + 1);
+        from = i + 1;
+        min_indent = indent + 1;
+    }
+    found
+}
+
+struct Validator<'a> {
+    file: PathBuf,
+    text: &'a str,
+    problems: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, keys: &[&str], message: impl Into<String>) {
+        let loc = match find_key_line(self.text, keys) {
+            Some(l) => Location::line(&self.file, l),
+            None => Location::file(&self.file),
+        };
+        self.problems.push(Diagnostic::at(loc, message));
+    }
+
+    fn email(&mut self, keys: &[&str], value: &str) -> String {
+        let value = value.trim();
+        if value.parse::<lettre::Address>().is_err() {
+            self.problem(keys, format!("\"{value}\" is not an email address"));
+        }
+        value.to_string()
+    }
+
+    fn config(&mut self, root: &Path, file: &Path, raw: RawConfig) -> Config {
+        let site = self.site(raw.site);
+        let dir = |v: Option<String>, d: &str| root.join(v.unwrap_or_else(|| d.to_string()));
+        let feeds = self.feeds(raw.feeds);
+        let newsletter = raw.newsletter.map(|n| self.newsletter(root, n, site.timezone));
+        let smtp = raw.smtp.map(|s| self.smtp(s));
+        let serve = self.serve(raw.serve);
+        if let Some(n) = &newsletter
+            && n.transport == TransportKind::Smtp
+        {
+            match &smtp {
+                None => self.problem(
+                    &["newsletter", "transport"],
+                    "`transport: smtp` needs an `smtp:` section",
+                ),
+                Some(s) if !is_loopback(&s.host) => {
+                    let public = serve.public_url.host_str().is_some_and(|h| !is_loopback(h));
+                    if !serve.public_url_set || !public {
+                        self.problem(
+                            &["serve"],
+                            "`serve.public_url` must be a public http(s) URL when mail goes \
+                             through a remote SMTP host: unsubscribe links would point nowhere",
+                        );
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        Config {
+            root: root.to_path_buf(),
+            file: file.to_path_buf(),
+            site,
+            content_dir: dir(raw.content_dir, "content/posts"),
+            templates_dir: dir(raw.templates_dir, "templates"),
+            output_dir: dir(raw.output_dir, "public"),
+            state_dir: dir(raw.state_dir, "state"),
+            unsafe_html: raw.render.and_then(|r| r.unsafe_html).unwrap_or(false),
+            feeds,
+            newsletter,
+            smtp,
+            serve,
+            source: self.text.to_string(),
+        }
+    }
+
+    fn site(&mut self, raw: RawSite) -> Site {
+        let title = one_line(&raw.title);
+        if title.is_empty() {
+            self.problem(&["site", "title"], "`site.title` is empty");
+        }
+        let base_url = match Url::parse(raw.base_url.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => with_slash(u),
+            _ => {
+                self.problem(
+                    &["site", "base_url"],
+                    format!(
+                        "invalid base_url \"{}\": expected an absolute http(s) URL",
+                        raw.base_url
+                    ),
+                );
+                Url::parse("https://invalid.invalid/").unwrap_or_else(|_| unreachable!())
+            }
+        };
+        let timezone = match raw.timezone.as_deref().unwrap_or("UTC").parse::<Tz>() {
+            Ok(tz) => tz,
+            Err(_) => {
+                self.problem(
+                    &["site", "timezone"],
+                    format!(
+                        "unknown timezone \"{}\": expected an IANA name such as Europe/Berlin",
+                        raw.timezone.unwrap_or_default()
+                    ),
+                );
+                Tz::UTC
+            }
+        };
+        let language = raw.language.unwrap_or_else(|| "en".into());
+        if !valid_language(&language) {
+            self.problem(
+                &["site", "language"],
+                format!("invalid language \"{language}\": expected a code such as en or pt-BR"),
+            );
+        }
+        let permalink = raw.permalink.unwrap_or_else(|| "/posts/{slug}/".into());
+        if !permalink.contains("{slug}") || !permalink.starts_with('/') {
+            self.problem(
+                &["site", "permalink"],
+                format!("invalid permalink \"{permalink}\": expected a path with {{slug}}, such as /posts/{{slug}}/"),
+            );
+        }
+        let author = match raw.author {
+            Some(a) => {
+                let email = a.email.map(|e| self.email(&["site", "author", "email"], &e));
+                Person { name: one_line(&a.name), email }
+            }
+            None => Person { name: title.clone(), email: None },
+        };
+        if author.name.is_empty() {
+            self.problem(&["site", "author", "name"], "`site.author.name` is empty");
+        }
+        Site {
+            title,
+            base_url,
+            description: one_line(&raw.description.unwrap_or_default()),
+            language,
+            timezone,
+            permalink,
+            author,
+        }
+    }
+
+    fn feeds(&mut self, raw: Option<RawFeeds>) -> Feeds {
+        let raw = raw.unwrap_or(RawFeeds {
+            formats: None,
+            limit: None,
+            full_content: None,
+            per_tag: None,
+        });
+        let mut formats = Vec::new();
+        for f in raw.formats.unwrap_or_else(|| vec!["rss".into(), "atom".into(), "json".into()]) {
+            match f.as_str() {
+                "rss" => formats.push(FeedFormat::Rss),
+                "atom" => formats.push(FeedFormat::Atom),
+                "json" => formats.push(FeedFormat::Json),
+                other => self.problem(
+                    &["feeds", "formats"],
+                    format!("unknown feed format \"{other}\": expected rss, atom or json"),
+                ),
+            }
+        }
+        formats.sort();
+        formats.dedup();
+        Feeds {
+            formats,
+            limit: match raw.limit.unwrap_or(20) {
+                0 => None,
+                n => Some(n),
+            },
+            full_content: raw.full_content.unwrap_or(true),
+            per_tag: raw.per_tag.unwrap_or(true),
+        }
+    }
+
+    fn newsletter(&mut self, root: &Path, raw: RawNewsletter, tz: Tz) -> Newsletter {
+        let start = dates::parse(&raw.start, tz).unwrap_or_else(|| {
+            self.problem(
+                &["newsletter", "start"],
+                format!("invalid start \"{}\": {}", raw.start, dates::EXPECTED),
+            );
+            DateTime::UNIX_EPOCH.fixed_offset()
+        });
+        let from = Person {
+            name: one_line(raw.from.name.as_deref().unwrap_or("")),
+            email: Some(self.email(&["newsletter", "from", "email"], &raw.from.email)),
+        };
+        let reply_to = raw.reply_to.map(|r| self.email(&["newsletter", "reply_to"], &r));
+        let transport = match raw.transport.as_deref().unwrap_or("outbox") {
+            "outbox" => TransportKind::Outbox,
+            "smtp" => TransportKind::Smtp,
+            other => {
+                self.problem(
+                    &["newsletter", "transport"],
+                    format!("unknown transport \"{other}\": expected outbox or smtp"),
+                );
+                TransportKind::Outbox
+            }
+        };
+        if raw.lists.is_empty() {
+            self.problem(&["newsletter", "lists"], "`newsletter.lists` needs at least one list");
+        }
+        let mut lists: Vec<List> = Vec::new();
+        for l in raw.lists {
+            let keys = ["newsletter", "lists"];
+            if l.id.is_empty()
+                || !l.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                self.problem(&keys, format!("invalid list id \"{}\": expected {LIST_ID_CHARS}", l.id));
+            }
+            if lists.iter().any(|o| o.id == l.id) {
+                self.problem(&keys, format!("list id \"{}\" is used twice", l.id));
+            }
+            let all = l.tags.iter().any(|t| t.trim() == "*");
+            let mut tags = Vec::new();
+            for t in l.tags.iter().filter(|t| t.trim() != "*") {
+                match crate::content::slugify(t) {
+                    Some(s) => tags.push(s),
+                    None => self.problem(
+                        &keys,
+                        format!("list \"{}\": tag \"{t}\" has no letters or digits", l.id),
+                    ),
+                }
+            }
+            if !all && tags.is_empty() {
+                self.problem(
+                    &keys,
+                    format!("list \"{}\" has no tags: use [\"*\"] for every post", l.id),
+                );
+            }
+            lists.push(List {
+                name: one_line(l.name.as_deref().unwrap_or(&l.id)),
+                id: l.id,
+                all,
+                tags,
+                subscribers: l.subscribers.as_ref().map(|s| root.join(s)),
+                subscribers_rel: l.subscribers,
+            });
+        }
+        Newsletter {
+            start,
+            from,
+            reply_to,
+            subject: raw.subject.unwrap_or_else(|| "{{post.title}}".into()),
+            transport,
+            outbox_dir: root.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
+            retry_days: raw.retry_days.unwrap_or(3),
+            lists,
+        }
+    }
+
+    fn smtp(&mut self, raw: RawSmtp) -> Smtp {
+        let security = match raw.security.as_deref().unwrap_or("starttls") {
+            "starttls" => Security::StartTls,
+            "tls" => Security::Tls,
+            "none" => Security::None,
+            other => {
+                self.problem(
+                    &["smtp", "security"],
+                    format!("unknown security \"{other}\": expected starttls, tls or none"),
+                );
+                Security::StartTls
+            }
+        };
+        let host = raw.host.trim().to_string();
+        if host.is_empty() {
+            self.problem(&["smtp", "host"], "`smtp.host` is empty");
+        }
+        if security == Security::None && !is_loopback(&host) {
+            self.problem(
+                &["smtp", "security"],
+                format!(
+                    "`security: none` sends mail and password in clear text; it is only allowed \
+                     for a loopback host, not \"{host}\""
+                ),
+            );
+        }
+        let concurrency = raw.concurrency.unwrap_or(4);
+        if concurrency == 0 || concurrency > 64 {
+            self.problem(&["smtp", "concurrency"], "`smtp.concurrency` must be between 1 and 64");
+        }
+        let rate = raw.rate_per_second.unwrap_or(0.0);
+        if !rate.is_finite() || rate < 0.0 {
+            self.problem(&["smtp", "rate_per_second"], "`smtp.rate_per_second` must be 0 or more");
+        }
+        let timeout_secs = raw.timeout_secs.unwrap_or(30);
+        if timeout_secs == 0 {
+            self.problem(&["smtp", "timeout_secs"], "`smtp.timeout_secs` must be at least 1");
+        }
+        Smtp {
+            port: raw.port.unwrap_or(if security == Security::Tls { 465 } else { 587 }),
+            host,
+            security,
+            username: raw.username.filter(|u| !u.is_empty()),
+            password_env: raw.password_env.unwrap_or_else(|| "HERALD_SMTP_PASSWORD".into()),
+            concurrency: concurrency.clamp(1, 64),
+            rate_per_second: (rate > 0.0 && rate.is_finite()).then_some(rate),
+            timeout_secs: timeout_secs.max(1),
+        }
+    }
+
+    fn serve(&mut self, raw: Option<RawServe>) -> Serve {
+        let raw = raw.unwrap_or(RawServe {
+            listen: None,
+            public_url: None,
+            confirm_ttl_hours: None,
+            subscribe_per_hour: None,
+            trust_proxy: None,
+        });
+        let public_url_set = raw.public_url.is_some();
+        let public = raw.public_url.unwrap_or_else(|| "http://127.0.0.1:8080/".into());
+        let public_url = match Url::parse(public.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => with_slash(u),
+            _ => {
+                self.problem(
+                    &["serve", "public_url"],
+                    format!("invalid public_url \"{public}\": expected an absolute http(s) URL"),
+                );
+                Url::parse("http://127.0.0.1:8080/").unwrap_or_else(|_| unreachable!())
+            }
+        };
+        Serve {
+            listen: raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into()),
+            public_url,
+            public_url_set,
+            confirm_ttl_hours: raw.confirm_ttl_hours.unwrap_or(48).max(1),
+            subscribe_per_hour: raw.subscribe_per_hour.unwrap_or(5),
+            trust_proxy: raw.trust_proxy.unwrap_or(false),
+        }
+    }
+}
+
+/// Collapses every run of whitespace (CR and LF included) into one space and trims the ends.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn with_slash(mut u: Url) -> Url {
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    u
+}
+
+/// `localhost` or a loopback IP (127.0.0.0/8, ::1).
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn valid_language(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first = parts.next().unwrap_or_default();
+    (2..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("/site"), Path::new("/site/config/herald.yaml"), text)
+    }
+
+    const MIN: &str = "site:\n  title: T\n  base_url: https://example.com/blog\n";
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse(MIN).unwrap();
+        assert_eq!(c.site.base_url.as_str(), "https://example.com/blog/");
+        assert_eq!(c.content_dir, Path::new("/site/content/posts"));
+        assert_eq!(c.feeds.limit, Some(20));
+        assert_eq!(c.feeds.formats.len(), 3);
+        assert_eq!(c.site.author.name, "T");
+        assert!(c.newsletter.is_none());
+    }
+
+    #[test]
+    fn unknown_key_names_line_section_and_suggestion() {
+        let err = parse(&format!("{MIN}feeds:\n  formts: [rss]\n")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "config/herald.yaml:5: unknown key `formts` in `feeds` (did you mean `formats`?)"
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_key() {
+        let err = parse(&format!("{MIN}feed:\n  limit: 3\n")).unwrap_err().to_string();
+        assert!(err.starts_with("config/herald.yaml:4: unknown key `feed`"), "{err}");
+        assert!(err.contains("did you mean `feeds`"), "{err}");
+    }
+
+    #[test]
+    fn reports_every_validation_problem_with_lines() {
+        let text = "site:\n  title: T\n  base_url: nope\n  timezone: Mars/Base\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("config/herald.yaml:3: invalid base_url \"nope\""), "{err}");
+        assert!(err.contains("config/herald.yaml:4: unknown timezone \"Mars/Base\""), "{err}");
+    }
+
+    #[test]
+    fn security_none_needs_loopback() {
+        let text = format!(
+            "{MIN}smtp:\n  host: mail.example.com\n  security: none\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("config/herald.yaml:6: `security: none`"), "{err}");
+        let ok = format!("{MIN}smtp:\n  host: 127.0.0.1\n  security: none\n");
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn remote_smtp_needs_public_url() {
+        let text = format!(
+            "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n  transport: smtp\n  lists:\n    - {{ id: all, tags: ['*'] }}\nsmtp:\n  host: smtp.example.com\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("serve.public_url"), "{err}");
+        let ok = format!("{text}serve:\n  public_url: https://example.com/herald/\n");
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn list_ids_are_checked() {
+        let text = format!(
+            "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n  lists:\n    - {{ id: All, tags: ['*'] }}\n    - {{ id: x, tags: [] }}\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("invalid list id \"All\""), "{err}");
+        assert!(err.contains("list \"x\" has no tags"), "{err}");
+    }
+
+    #[test]
+    fn finds_nested_key_lines() {
+        let text = "site:\n  title: a\nfeeds:\n  limit: 3\n  formats: []\nserve:\n  limit: 1\n";
+        assert_eq!(find_key_line(text, &["feeds", "formats"]), Some(5));
+        assert_eq!(find_key_line(text, &["serve", "limit"]), Some(7));
+        assert_eq!(find_key_line(text, &["nothing"]), None);
+    }
+}

@@ -1,0 +1,140 @@
+//! The configuration file as typed: serde types that mirror `config/herald.yaml` key for key.
+//! Every struct denies unknown keys; defaults are applied when the raw form becomes a `Config`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub site: RawSite,
+    /// `content_dir`, default `content/posts`.
+    pub content_dir: Option<String>,
+    /// `templates_dir`, default `templates`.
+    pub templates_dir: Option<String>,
+    /// `output_dir`, default `public`.
+    pub output_dir: Option<String>,
+    /// `state_dir`, default `state`.
+    pub state_dir: Option<String>,
+    pub render: Option<RawRender>,
+    pub feeds: Option<RawFeeds>,
+    pub newsletter: Option<RawNewsletter>,
+    pub smtp: Option<RawSmtp>,
+    pub serve: Option<RawServe>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    /// `site.title`, required.
+    pub title: String,
+    /// `site.base_url`, required, absolute: `https://leadcraftr.com/`.
+    pub base_url: String,
+    /// `site.description`, default empty.
+    pub description: Option<String>,
+    /// `site.language`, default `en`.
+    pub language: Option<String>,
+    /// `site.timezone`, an IANA name, default `UTC`.
+    pub timezone: Option<String>,
+    /// `site.permalink`, default `/posts/{slug}/`.
+    pub permalink: Option<String>,
+    /// `site.author`, default `{ name: <site.title> }`.
+    pub author: Option<RawPerson>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPerson {
+    pub name: String,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRender {
+    /// `render.unsafe_html`, default `false`.
+    pub unsafe_html: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeeds {
+    /// `feeds.formats`, default `[rss, atom, json]`.
+    pub formats: Option<Vec<String>>,
+    /// `feeds.limit`, default `20`; `0` means all.
+    pub limit: Option<usize>,
+    /// `feeds.full_content`, default `true`.
+    pub full_content: Option<bool>,
+    /// `feeds.per_tag`, default `true`.
+    pub per_tag: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNewsletter {
+    /// `newsletter.start`, required: posts dated before it are never mailed.
+    pub start: String,
+    /// `newsletter.from`, required.
+    pub from: RawMailbox,
+    /// `newsletter.reply_to`, optional.
+    pub reply_to: Option<String>,
+    /// `newsletter.subject`, default `{{post.title}}`.
+    pub subject: Option<String>,
+    /// `newsletter.transport`, `outbox` (default) or `smtp`.
+    pub transport: Option<String>,
+    /// `newsletter.outbox_dir`, default `outbox`.
+    pub outbox_dir: Option<String>,
+    /// `newsletter.retry_days`, default `3`.
+    pub retry_days: Option<u32>,
+    /// `newsletter.lists`, at least one.
+    pub lists: Vec<RawList>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMailbox {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawList {
+    pub id: String,
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    pub subscribers: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: String,
+    /// `smtp.port`, default 587 (465 with `security: tls`).
+    pub port: Option<u16>,
+    /// `smtp.security`: `starttls` (default), `tls` or `none`.
+    pub security: Option<String>,
+    pub username: Option<String>,
+    /// `smtp.password_env`, default `HERALD_SMTP_PASSWORD`.
+    pub password_env: Option<String>,
+    /// `smtp.concurrency`, default 4.
+    pub concurrency: Option<usize>,
+    /// `smtp.rate_per_second`, default 0 (no limit).
+    pub rate_per_second: Option<f64>,
+    /// `smtp.timeout_secs`, default 30.
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServe {
+    /// `serve.listen`, default `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// `serve.public_url`, default `http://127.0.0.1:8080/`.
+    pub public_url: Option<String>,
+    /// `serve.confirm_ttl_hours`, default 48.
+    pub confirm_ttl_hours: Option<u64>,
+    /// `serve.subscribe_per_hour`, default 5.
+    pub subscribe_per_hour: Option<u32>,
+    /// `serve.trust_proxy`, default false.
+    pub trust_proxy: Option<bool>,
+}

@@ -1,0 +1,153 @@
+//! Errors as users see them: one line per problem, a path relative to the site root and a line
+//! number where there is one, and the exit status that goes with them.
+//!
+//! Nothing here prints; `main` and `commands` decide what reaches stderr.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a problem is: a file (relative to the site root when possible) and, if known, a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+}
+
+impl Location {
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Location { path: path.into(), line: None }
+    }
+
+    pub fn line(path: impl Into<PathBuf>, line: usize) -> Self {
+        Location { path: path.into(), line: Some(line) }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}", self.path.display(), line),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
+/// One problem found while loading: `path:line: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub location: Option<Location>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn at(location: Location, message: impl Into<String>) -> Self {
+        Diagnostic { location: Some(location), message: message.into() }
+    }
+
+    pub fn bare(message: impl Into<String>) -> Self {
+        Diagnostic { location: None, message: message.into() }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(loc) => write!(f, "{loc}: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+/// Every error herald reports. Each variant knows its exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O error on a named path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bad content, config or CSV: one or more diagnostics, each with its location.
+    #[error("{}", join_lines(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// The state database failed.
+    #[error("{}: {source}", path.display())]
+    State {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Another `publish` holds the lock; try again later.
+    #[error("another publish holds {}; try again later", path.display())]
+    Locked { path: PathBuf },
+    /// Any other failure, already phrased for the user.
+    #[error("{0}")]
+    Message(String),
+}
+
+fn join_lines(diags: &[Diagnostic]) -> String {
+    diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
+}
+
+impl Error {
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    pub fn at(location: Location, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![Diagnostic::at(location, message)])
+    }
+
+    pub fn msg(message: impl Into<String>) -> Self {
+        Error::Message(message.into())
+    }
+
+    pub fn state(path: impl AsRef<Path>, source: rusqlite::Error) -> Self {
+        Error::State { path: path.as_ref().to_path_buf(), source }
+    }
+
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Error::Locked { .. } => ExitStatus::TempFail,
+            _ => ExitStatus::Failure,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The process exit code, decided in one place (DESIGN.md "Commands").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: success.
+    Success,
+    /// 1: bad content, config, state or I/O.
+    Failure,
+    /// 2: a usage error (clap exits with 2 on its own).
+    Usage,
+    /// 75: try again later (EX_TEMPFAIL): the lock is held or deliveries remain deferred.
+    TempFail,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Usage => 2,
+            ExitStatus::TempFail => 75,
+        }
+    }
+}
+
+/// Small extension to attach a path to I/O errors.
+pub trait IoContext<T> {
+    fn with_path(self, path: impl AsRef<Path>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn with_path(self, path: impl AsRef<Path>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

@@ -1,0 +1,218 @@
+//! Feeds: which files exist (the site feeds and one set per tag), which posts each holds, and
+//! their bytes in every configured format. Rendering is pure; writing happens in `build`.
+//!
+//! Never reads the clock: every timestamp comes from the posts (DESIGN.md "Feeds").
+
+mod atom;
+mod json;
+mod opml;
+mod rss;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, FixedOffset, Utc};
+use rayon::prelude::*;
+use url::Url;
+
+use crate::config::{Config, FeedFormat};
+use crate::content::{self, Content, Post, Rendered};
+use crate::error::{Error, Result};
+
+/// The generator string in every feed.
+pub const GENERATOR: &str = "herald";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// One feed file to write: its path under `output_dir` and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedFile {
+    /// Relative to `output_dir`, `/`-separated: `rss.xml`, `tags/seo/atom.xml`.
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Everything a format needs to write one feed.
+pub struct Doc<'a> {
+    pub title: String,
+    pub description: String,
+    /// The page this feed belongs to (site home or tag page).
+    pub home: Url,
+    /// This file's own URL (`rel=self`).
+    pub self_url: Url,
+    pub language: &'a str,
+    /// Newest `updated` of the items; `None` for an empty feed.
+    pub updated: Option<DateTime<FixedOffset>>,
+    pub author: &'a crate::config::Person,
+    pub items: Vec<Item<'a>>,
+    /// `https://site/tags/`: the RSS category domain.
+    pub tags_base: Url,
+}
+
+/// One entry of a feed.
+pub struct Item<'a> {
+    pub post: &'a Post,
+    /// The whole HTML, when `full_content`.
+    pub html: Option<&'a str>,
+    pub summary: &'a str,
+    /// (slug, site-wide display name).
+    pub tags: Vec<(&'a str, &'a str)>,
+}
+
+/// Which posts go in which feed: the site feed and, with `per_tag`, each tag with a due post.
+pub struct Plan<'a> {
+    pub site: Vec<&'a Post>,
+    /// Tag slug -> (display name, items), in slug order.
+    pub tags: BTreeMap<String, (String, Vec<&'a Post>)>,
+}
+
+/// Picks the items of every feed: due non-draft posts, newest first, at most `limit`.
+pub fn plan<'a>(config: &Config, content: &'a Content, now: DateTime<Utc>) -> Plan<'a> {
+    let published = content.published(now);
+    let limit = config.feeds.limit.unwrap_or(usize::MAX);
+    let mut tags: BTreeMap<String, (String, Vec<&Post>)> = BTreeMap::new();
+    if config.feeds.per_tag {
+        let names = content::tag_names(published.iter().copied());
+        for p in &published {
+            for t in &p.tags {
+                let entry = tags
+                    .entry(t.slug.clone())
+                    .or_insert_with(|| (names.get(&t.slug).cloned().unwrap_or_default(), Vec::new()));
+                if entry.1.len() < limit {
+                    entry.1.push(p);
+                }
+            }
+        }
+    }
+    Plan { site: published.into_iter().take(limit).collect(), tags }
+}
+
+/// Renders every feed file of the site, and `feeds.opml`. Nothing is written.
+pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<Vec<FeedFile>> {
+    let plan = plan(config, content, now);
+    let names = content::tag_names(content.published(now));
+    // Render each shown post once, in parallel.
+    let mut shown: Vec<&Post> = plan.site.clone();
+    for (_, items) in plan.tags.values() {
+        shown.extend(items.iter().copied());
+    }
+    shown.sort_by(|a, b| a.slug.cmp(&b.slug));
+    shown.dedup_by(|a, b| a.slug == b.slug);
+    let rendered: HashMap<&str, Rendered> = shown
+        .par_iter()
+        .map(|p| (p.slug.as_str(), p.render(config.unsafe_html)))
+        .collect();
+
+    let mut sets: Vec<(String, String, String, Vec<&Post>)> = Vec::new(); // dir, title, home path
+    sets.push((String::new(), config.site.title.clone(), String::new(), plan.site.clone()));
+    for (slug, (name, items)) in &plan.tags {
+        sets.push((
+            format!("tags/{slug}/"),
+            format!("{}: {name}", config.site.title),
+            format!("tags/{slug}/"),
+            items.clone(),
+        ));
+    }
+    let tags_base = url(config, "tags/")?;
+    let files: Vec<Result<Vec<FeedFile>>> = sets
+        .par_iter()
+        .map(|(dir, title, home, posts)| {
+            let items = posts
+                .iter()
+                .map(|p| {
+                    let r = &rendered[p.slug.as_str()];
+                    Item {
+                        post: p,
+                        html: config.feeds.full_content.then_some(r.html.as_str()),
+                        summary: p.summary(r),
+                        tags: p
+                            .tags
+                            .iter()
+                            .map(|t| {
+                                let name = names.get(&t.slug).map(String::as_str).unwrap_or(&t.name);
+                                (t.slug.as_str(), name)
+                            })
+                            .collect(),
+                    }
+                })
+                .collect::<Vec<_>>();
+            let updated = posts.iter().map(|p| p.updated).max();
+            let description = if config.site.description.is_empty() {
+                title.clone()
+            } else {
+                config.site.description.clone()
+            };
+            let mut out = Vec::new();
+            let mut doc = Doc {
+                title: title.clone(),
+                description,
+                home: url(config, home)?,
+                self_url: url(config, home)?,
+                language: &config.site.language,
+                updated,
+                author: &config.site.author,
+                items,
+                tags_base: tags_base.clone(),
+            };
+            for f in &config.feeds.formats {
+                let path = format!("{dir}{}", file_name(*f));
+                doc.self_url = url(config, &path)?;
+                let bytes = match f {
+                    FeedFormat::Rss => rss::render(&doc)?,
+                    FeedFormat::Atom => atom::render(&doc)?,
+                    FeedFormat::Json => json::render(&doc)?,
+                };
+                out.push(FeedFile { path, bytes });
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut outlines = Vec::new();
+    for (f, (_, title, _, _)) in files.into_iter().zip(&sets) {
+        for file in f? {
+            let kind = match file.path.rsplit('/').next() {
+                Some("rss.xml") => Some("RSS"),
+                Some("atom.xml") => Some("Atom"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                outlines.push((format!("{title} ({kind})"), url(config, &file.path)?));
+            }
+            all.push(file);
+        }
+    }
+    if !outlines.is_empty() {
+        all.push(FeedFile { path: "feeds.opml".into(), bytes: opml::render(config, &outlines) });
+    }
+    Ok(all)
+}
+
+/// The file name of a format.
+pub fn file_name(f: FeedFormat) -> &'static str {
+    match f {
+        FeedFormat::Rss => "rss.xml",
+        FeedFormat::Atom => "atom.xml",
+        FeedFormat::Json => "feed.json",
+    }
+}
+
+fn url(config: &Config, path: &str) -> Result<Url> {
+    content::site_url(config, path)
+        .ok_or_else(|| Error::msg(format!("cannot make a URL of {path:?} under site.base_url")))
+}
+
+/// Escapes text for XML written by hand (OPML).
+pub(crate) fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,97 @@
+//! RSS 2.0 with the `rss` crate: `content:encoded` for the HTML, `dc:creator` for the author
+//! (RSS `author` must be an email address), `atom:link rel=self`, and Media RSS for the hero.
+
+use std::collections::BTreeMap;
+
+use rss::extension::Extension;
+use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, Channel, Guid, Item};
+
+use super::{Doc, GENERATOR, VERSION};
+use crate::error::{Error, Result};
+
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+
+pub fn render(doc: &Doc) -> Result<Vec<u8>> {
+    let items = doc.items.iter().map(|i| item(doc, i)).collect::<Vec<_>>();
+    let mut namespaces = BTreeMap::new();
+    if doc.items.iter().any(|i| i.post.image.is_some()) {
+        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
+    }
+    let channel = Channel {
+        title: doc.title.clone(),
+        link: doc.home.to_string(),
+        description: doc.description.clone(),
+        language: Some(doc.language.to_string()),
+        generator: Some(format!("{GENERATOR} {VERSION}")),
+        last_build_date: doc.updated.map(|d| d.to_rfc2822()),
+        atom_ext: Some(AtomExtension {
+            links: vec![Link {
+                href: doc.self_url.to_string(),
+                rel: "self".into(),
+                mime_type: Some("application/rss+xml".into()),
+                ..Default::default()
+            }],
+        }),
+        items,
+        namespaces,
+        ..Default::default()
+    };
+    channel.write_to(Vec::new()).map_err(|e| Error::msg(format!("writing RSS: {e}")))
+}
+
+fn item(doc: &Doc, i: &super::Item) -> Item {
+    let p = i.post;
+    let mut extensions = BTreeMap::new();
+    if let Some(img) = &p.image {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("url".to_string(), img.clone());
+        attrs.insert("medium".to_string(), "image".to_string());
+        if let Some(t) = image_type(img) {
+            attrs.insert("type".to_string(), t.to_string());
+        }
+        let ext = Extension { name: "media:content".into(), attrs, ..Default::default() };
+        extensions.insert(
+            "media".to_string(),
+            BTreeMap::from([("content".to_string(), vec![ext])]),
+        );
+    }
+    Item {
+        title: Some(p.title.clone()),
+        link: Some(p.permalink.to_string()),
+        description: Some(i.summary.to_string()),
+        guid: Some(Guid { value: p.permalink.to_string(), permalink: true }),
+        pub_date: Some(p.date.to_rfc2822()),
+        categories: i
+            .tags
+            .iter()
+            .map(|(_, name)| Category {
+                name: name.to_string(),
+                domain: Some(doc.tags_base.to_string()),
+            })
+            .collect(),
+        content: i.html.map(str::to_string),
+        dublin_core_ext: Some(DublinCoreExtension {
+            creators: vec![p.author.clone()],
+            ..Default::default()
+        }),
+        extensions,
+        ..Default::default()
+    }
+}
+
+/// The MIME type of an image URL, from its extension.
+pub fn image_type(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let ext = path.rsplit('.').next()?;
+    Some(match ext {
+        "webp" => "image/webp",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        _ => return None,
+    })
+}
