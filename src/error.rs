@@ -15,11 +15,17 @@ pub struct Location {
 
 impl Location {
     pub fn file(path: impl Into<PathBuf>) -> Self {
-        Location { path: path.into(), line: None }
+        Location {
+            path: path.into(),
+            line: None,
+        }
     }
 
     pub fn line(path: impl Into<PathBuf>, line: usize) -> Self {
-        Location { path: path.into(), line: Some(line) }
+        Location {
+            path: path.into(),
+            line: Some(line),
+        }
     }
 }
 
@@ -41,11 +47,17 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn at(location: Location, message: impl Into<String>) -> Self {
-        Diagnostic { location: Some(location), message: message.into() }
+        Diagnostic {
+            location: Some(location),
+            message: message.into(),
+        }
     }
 
     pub fn bare(message: impl Into<String>) -> Self {
-        Diagnostic { location: None, message: message.into() }
+        Diagnostic {
+            location: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -87,12 +99,19 @@ pub enum Error {
 }
 
 fn join_lines(diags: &[Diagnostic]) -> String {
-    diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
+    diags
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 
     pub fn at(location: Location, message: impl Into<String>) -> Self {
@@ -104,7 +123,10 @@ impl Error {
     }
 
     pub fn state(path: impl AsRef<Path>, source: rusqlite::Error) -> Self {
-        Error::State { path: path.as_ref().to_path_buf(), source }
+        Error::State {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 
     pub fn exit_status(&self) -> ExitStatus {

@@ -41,7 +41,11 @@ pub(super) fn print_report(ctx: &Ctx, r: &BuildReport) {
         r.tags,
         r.written,
         r.unchanged,
-        if r.removed > 0 { format!(", {} removed", r.removed) } else { String::new() }
+        if r.removed > 0 {
+            format!(", {} removed", r.removed)
+        } else {
+            String::new()
+        }
     ));
 }
 
@@ -73,7 +77,8 @@ pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<Buil
         match write::write_if_changed(target, bytes)? {
             Written::Written => {
                 report.written += 1;
-                ctx.ui.detail(format!("wrote {}", config.display(target).display()));
+                ctx.ui
+                    .detail(format!("wrote {}", config.display(target).display()));
             }
             Written::Unchanged => report.unchanged += 1,
         }
@@ -81,7 +86,9 @@ pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<Buil
     }
     bar.finish_and_clear();
     for stale in old.difference(&new) {
-        let Ok(target) = write::confined(&config.output_dir, stale) else { continue };
+        let Ok(target) = write::confined(&config.output_dir, stale) else {
+            continue;
+        };
         match std::fs::remove_file(&target) {
             Ok(()) => report.removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -97,7 +104,11 @@ pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<Buil
 
 fn read_manifest(path: &Path) -> Result<BTreeSet<String>> {
     match std::fs::read_to_string(path) {
-        Ok(s) => Ok(s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()),
+        Ok(s) => Ok(s
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
         Err(e) => Err(crate::error::Error::io(path, e)),
     }

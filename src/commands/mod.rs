@@ -74,11 +74,10 @@ impl Ui {
             return indicatif::ProgressBar::hidden();
         }
         let bar = indicatif::ProgressBar::new(len);
-        let style = indicatif::ProgressStyle::with_template(
-            "{msg:>10} [{bar:40}] {pos}/{len} ({eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let style =
+            indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(what.to_string());
         bar
@@ -94,7 +93,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         root,
         config_file: cli.config.clone(),
         now: crate::content::now(cli.now),
-        ui: Ui { quiet: cli.quiet, verbose: cli.verbose },
+        ui: Ui {
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+        },
     };
     match cli.command {
         Command::Init { dir } => init::run(&ctx, &dir),
@@ -102,7 +104,9 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Build => build::run(&ctx),
         Command::Publish { dry_run } => publish::run(&ctx, dry_run),
         Command::Status { json } => status::run(&ctx, json),
-        Command::Preview { slug, list, to } => publish::preview(&ctx, &slug, list.as_deref(), to.as_deref()),
+        Command::Preview { slug, list, to } => {
+            publish::preview(&ctx, &slug, list.as_deref(), to.as_deref())
+        }
         Command::Subscribers(cmd) => subscribers::run(&ctx, cmd),
         Command::Unsubscribe { token } => subscribers::unsubscribe(&ctx, &token),
         Command::Serve { listen } => serve::run(&ctx, listen),

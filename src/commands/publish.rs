@@ -1,5 +1,380 @@
-//! herald publish
+//! `herald publish [--dry-run]` and `herald preview`.
+//!
+//! publish: load everything and render every feed (an error stops the run before anything is
+//! written), take the lock, write the feeds, merge the list CSVs, fix the recipients of each
+//! newly mailable post, then send every open delivery through the journal.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
 use super::Ctx;
-use crate::error::{ExitStatus, Result};
-pub fn run(_ctx: &Ctx, _dry_run: bool) -> Result<ExitStatus> { todo!() }
-pub fn preview(_ctx: &Ctx, _slug: &str, _list: Option<&str>, _to: Option<&str>) -> Result<ExitStatus> { todo!() }
+use super::build::{build_feeds, print_report};
+use crate::config::{Config, Newsletter, TransportKind};
+use crate::content::{self, Content, Post};
+use crate::error::{Error, ExitStatus, Result};
+use crate::feeds;
+use crate::newsletter::deliver::{self, Event, Job};
+use crate::newsletter::lists;
+use crate::newsletter::render::{PostMailer, Recipient};
+use crate::newsletter::templates::Templates;
+use crate::state::{Db, PublishLock, secret};
+use crate::transport::{self, Envelope};
+
+pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let content = content::load(&config)?;
+    let templates = match &config.newsletter {
+        Some(_) => Some(Templates::load(&config)?),
+        None => None,
+    };
+    if dry_run {
+        return dry(ctx, &config, &content, templates.as_ref());
+    }
+    let _lock = PublishLock::acquire(
+        &config.state_dir,
+        &config.display(&config.state_dir.join("publish.lock")),
+    )?;
+    let report = build_feeds(ctx, &config, &content)?;
+    print_report(ctx, &report);
+    let (Some(n), Some(templates)) = (&config.newsletter, &templates) else {
+        return Ok(ExitStatus::Success);
+    };
+    // Check the transport's settings (and the password variable) before touching the state.
+    let transport = transport::from_config(&config)?;
+    let db = Db::open(&config.state_dir)?;
+    let now = ctx.now.timestamp();
+    let run_id = db.start_run(now)?;
+    merge_csvs(ctx, &config, n, &db)?;
+    for (post, count) in plan_campaigns(n, &content, &db, ctx)? {
+        ctx.ui
+            .log(format!("\"{}\": {count} recipients", post.title));
+    }
+    let open_slugs = db.open_slugs()?;
+    if open_slugs.is_empty() {
+        db.finish_run(run_id, now, 0, 0, 0, "nothing to send")?;
+        ctx.ui.detail("nothing to send");
+        return Ok(ExitStatus::Success);
+    }
+    let secret = secret::load_or_create(&config.state_dir)?;
+    let mailers = mailers(&config, templates, &content, &open_slugs, ctx);
+    let total: u64 = db
+        .journal_counts()?
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "queued" | "sending" | "deferred"))
+        .map(|(_, v)| *v as u64)
+        .sum();
+    let bar = ctx.ui.progress(total, "sending");
+    let ui = ctx.ui;
+    let on_event = |e: Event| {
+        bar.inc(1);
+        if e.status != "sent" {
+            bar.suspend(|| {
+                ui.log(format!(
+                    "{} {} for {}: {}",
+                    e.delivery.email, e.status, e.delivery.post_slug, e.reply
+                ))
+            });
+        } else {
+            ui.detail(format!(
+                "sent {} to {}",
+                e.delivery.post_slug, e.delivery.email
+            ));
+        }
+    };
+    let concurrency = match n.transport {
+        TransportKind::Smtp => config.smtp.as_ref().map(|s| s.concurrency).unwrap_or(1),
+        TransportKind::Outbox => 2,
+    };
+    let job = Job {
+        config: &config,
+        transport: transport.as_ref(),
+        mailers: &mailers,
+        secret: &secret,
+        now: ctx.now,
+        concurrency,
+        on_event: &on_event,
+    };
+    let result = deliver::deliver(&job, &config.state_dir);
+    bar.finish_and_clear();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            db.finish_run(run_id, now, 0, 0, 0, &format!("error: {e}"))?;
+            return Err(e);
+        }
+    };
+    let summary = format!(
+        "mail: {} sent, {} deferred, {} failed{}{}",
+        outcome.sent,
+        outcome.deferred,
+        outcome.failed,
+        if outcome.bounced > 0 {
+            format!(" ({} bounced)", outcome.bounced)
+        } else {
+            String::new()
+        },
+        if outcome.cancelled > 0 {
+            format!(", {} cancelled", outcome.cancelled)
+        } else {
+            String::new()
+        },
+    );
+    ctx.ui.out(&summary);
+    let status = if outcome.deferred > 0 {
+        "deferred"
+    } else {
+        "ok"
+    };
+    db.finish_run(
+        run_id,
+        now,
+        outcome.sent as i64,
+        outcome.deferred as i64,
+        outcome.failed as i64,
+        status,
+    )?;
+    if outcome.deferred > 0 {
+        ctx.ui.log(format!(
+            "{} deliveries remain deferred; the next run retries them",
+            outcome.deferred
+        ));
+        return Ok(ExitStatus::TempFail);
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `--dry-run`: everything on an in-memory copy of the state; nothing is written or sent.
+fn dry(
+    ctx: &Ctx,
+    config: &Config,
+    content: &Content,
+    templates: Option<&Templates>,
+) -> Result<ExitStatus> {
+    let files = feeds::render(config, content, ctx.now)?;
+    let mut changed = 0;
+    for f in &files {
+        let target = crate::write::confined(&config.output_dir, &f.path)?;
+        if std::fs::read(&target).ok().as_deref() != Some(f.bytes.as_slice()) {
+            changed += 1;
+            ctx.ui
+                .out(format!("would write {}", config.display(&target).display()));
+        }
+    }
+    ctx.ui.out(format!(
+        "feeds: {changed} of {} files would change",
+        files.len()
+    ));
+    let (Some(n), Some(templates)) = (&config.newsletter, templates) else {
+        return Ok(ExitStatus::Success);
+    };
+    let db = Db::scratch_copy(&config.state_dir)?;
+    merge_csvs(ctx, config, n, &db)?;
+    for (post, count) in plan_campaigns(n, content, &db, ctx)? {
+        let names: Vec<&str> = lists::matching(n, post)
+            .iter()
+            .map(|l| l.id.as_str())
+            .collect();
+        let subject = lists::matching(n, post)
+            .first()
+            .map(|l| {
+                let r = post.render(config.unsafe_html);
+                PostMailer::new(config, templates, post, &r, ctx.now).subject(l)
+            })
+            .transpose()?
+            .unwrap_or_default();
+        ctx.ui.out(format!(
+            "would mail {} (\"{subject}\") to {count} addresses via lists {}",
+            post.slug,
+            names.join(", ")
+        ));
+    }
+    let open: i64 = db
+        .journal_counts()?
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "queued" | "sending" | "deferred"))
+        .map(|(_, v)| *v)
+        .sum();
+    ctx.ui.out(format!(
+        "would send {open} messages in all through the {} transport",
+        match n.transport {
+            TransportKind::Outbox => "outbox",
+            TransportKind::Smtp => "smtp",
+        }
+    ));
+    Ok(ExitStatus::Success)
+}
+
+/// Merges each list's CSV. Invalid rows are reported and skipped; the run goes on.
+fn merge_csvs(ctx: &Ctx, config: &Config, n: &Newsletter, db: &Db) -> Result<()> {
+    let now = ctx.now.timestamp();
+    for list in &n.lists {
+        let Some(path) = &list.subscribers else {
+            continue;
+        };
+        let shown = config.display(path);
+        let bytes = std::fs::read(path).map_err(|e| Error::io(&shown, e))?;
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let (rows, problems) = lists::read_csv(&bytes, &shown);
+        for p in problems {
+            ctx.ui.warn(p.to_string());
+        }
+        let rows: Vec<(String, String)> = rows.into_iter().map(|r| (r.email, r.name)).collect();
+        let m = db.merge_csv(&list.id, &rows, &digest, now)?;
+        if !m.unchanged {
+            ctx.ui.detail(format!(
+                "{}: {} added, {} removed, {} skipped (unsubscribed or bounced)",
+                shown.display(),
+                m.added,
+                m.removed,
+                m.suppressed
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fixes the recipients of each post that became mailable since the last run.
+fn plan_campaigns<'a>(
+    n: &Newsletter,
+    content: &'a Content,
+    db: &Db,
+    ctx: &Ctx,
+) -> Result<Vec<(&'a Post, usize)>> {
+    let done = db.campaigns()?;
+    let mut out = Vec::new();
+    // Oldest first, so that mail goes out in the order the posts were dated.
+    for post in content.published(ctx.now).into_iter().rev() {
+        if post.date < n.start || done.contains(&post.slug) {
+            continue;
+        }
+        let list_ids: Vec<String> = lists::matching(n, post)
+            .iter()
+            .map(|l| l.id.clone())
+            .collect();
+        let count = db.plan_campaign(&post.slug, &list_ids, ctx.now.timestamp())?;
+        out.push((post, count));
+    }
+    Ok(out)
+}
+
+fn mailers<'a>(
+    config: &'a Config,
+    templates: &'a Templates,
+    content: &Content,
+    slugs: &[String],
+    ctx: &Ctx,
+) -> HashMap<String, PostMailer<'a>> {
+    let mut out = HashMap::new();
+    for post in content.published(ctx.now) {
+        if slugs.contains(&post.slug) {
+            let r = post.render(config.unsafe_html);
+            out.insert(
+                post.slug.clone(),
+                PostMailer::new(config, templates, post, &r, ctx.now),
+            );
+        }
+    }
+    out
+}
+
+/// `herald preview SLUG [--list ID] [--to ADDR]`.
+pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let n = config.newsletter.as_ref().ok_or_else(|| {
+        Error::msg(format!(
+            "{}: no `newsletter:` section, so there is no mail to preview",
+            config.shown_file().display()
+        ))
+    })?;
+    let content = content::load(&config)?;
+    let post = content
+        .posts
+        .iter()
+        .find(|p| p.slug == slug)
+        .ok_or_else(|| Error::msg(format!("no post has the slug \"{slug}\"")))?;
+    let list = match list {
+        Some(id) => n
+            .lists
+            .iter()
+            .find(|l| l.id == id)
+            .ok_or_else(|| unknown_list(&config, id))?,
+        None => lists::matching(n, post)
+            .first()
+            .copied()
+            .unwrap_or(&n.lists[0]),
+    };
+    let templates = Templates::load(&config)?;
+    let address = to.unwrap_or("preview@example.com");
+    if !lists::valid_address(address) {
+        return Err(Error::msg(format!("\"{address}\" is not an email address")));
+    }
+    let secret = secret::load_or_create(&config.state_dir)?;
+    let url = deliver::unsubscribe_url(
+        &config,
+        &secret,
+        &crate::state::normalize(address),
+        std::slice::from_ref(&list.id),
+    );
+    let rendered = post.render(config.unsafe_html);
+    let mailer = PostMailer::new(&config, &templates, post, &rendered, ctx.now);
+    let raw = mailer.message(&Recipient {
+        email: address,
+        name: "",
+        lists: &[list],
+        unsubscribe_url: &url,
+    })?;
+    let envelope = Envelope {
+        from: n.from.email.clone().unwrap_or_default(),
+        to: address.to_string(),
+    };
+    if to.is_some() {
+        let transport = transport::from_config(&config)?;
+        let reply = transport
+            .send("preview", &envelope, &raw)
+            .map_err(|f| match f {
+                transport::Failure::Transient(r) => {
+                    Error::msg(format!("the server deferred the test mail: {r}"))
+                }
+                transport::Failure::Permanent { reply, .. } => {
+                    Error::msg(format!("the server refused the test mail: {reply}"))
+                }
+                transport::Failure::Local(e) => e,
+            })?;
+        ctx.ui
+            .out(format!("sent a test mail of {slug} to {address}: {reply}"));
+        return Ok(ExitStatus::Success);
+    }
+    let dir = n.outbox_dir.join("preview");
+    let eml = crate::write::confined(&dir, &format!("{slug}.eml"))?;
+    let html_path = crate::write::confined(&dir, &format!("{slug}.html"))?;
+    crate::write::write_atomic(&eml, &raw, 0o644)?;
+    let html = mailer.preview_html(&Recipient {
+        email: address,
+        name: "",
+        lists: &[list],
+        unsubscribe_url: &url,
+    })?;
+    crate::write::write_atomic(&html_path, html.as_bytes(), 0o644)?;
+    ctx.ui.out(format!(
+        "wrote {} and {}",
+        config.display(&eml).display(),
+        config.display(&html_path).display()
+    ));
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn unknown_list(config: &Config, id: &str) -> Error {
+    let known: Vec<&str> = config
+        .newsletter
+        .iter()
+        .flat_map(|n| n.lists.iter().map(|l| l.id.as_str()))
+        .collect();
+    Error::msg(format!(
+        "unknown list \"{id}\": the lists are {}",
+        known.join(", ")
+    ))
+}

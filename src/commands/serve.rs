@@ -1,4 +1,6 @@
 //! herald serve
 use super::Ctx;
 use crate::error::{ExitStatus, Result};
-pub fn run(_ctx: &Ctx, _listen: Option<String>) -> Result<ExitStatus> { todo!() }
+pub fn run(_ctx: &Ctx, _listen: Option<String>) -> Result<ExitStatus> {
+    todo!()
+}

@@ -1,4 +1,155 @@
-//! herald status
+//! `herald status [--json]`: what is scheduled, what the last run did, what is still pending,
+//! deferred or failed, and how big each list is. Reads only.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
 use super::Ctx;
+use crate::content;
 use crate::error::{ExitStatus, Result};
-pub fn run(_ctx: &Ctx, _json: bool) -> Result<ExitStatus> { todo!() }
+use crate::state::Db;
+use crate::state::journal::{Problem, Run};
+
+#[derive(Serialize)]
+struct Status {
+    now: String,
+    scheduled: Vec<Scheduled>,
+    last_run: Option<RunView>,
+    deliveries: Deliveries,
+    problems: Vec<Problem>,
+    lists: Vec<ListSize>,
+}
+
+#[derive(Serialize)]
+struct Scheduled {
+    slug: String,
+    title: String,
+    due: String,
+}
+
+#[derive(Serialize)]
+struct RunView {
+    started_at: String,
+    finished_at: Option<String>,
+    sent: i64,
+    deferred: i64,
+    failed: i64,
+    outcome: Option<String>,
+}
+
+#[derive(Serialize, Default)]
+struct Deliveries {
+    pending: i64,
+    sent: i64,
+    deferred: i64,
+    failed: i64,
+    cancelled: i64,
+}
+
+#[derive(Serialize)]
+struct ListSize {
+    id: String,
+    name: String,
+    active: i64,
+}
+
+fn time(ts: i64) -> String {
+    DateTime::<Utc>::from_timestamp(ts, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let content = content::load(&config)?;
+    let scheduled = content
+        .scheduled(ctx.now)
+        .iter()
+        .map(|p| Scheduled {
+            slug: p.slug.clone(),
+            title: p.title.clone(),
+            due: p.date.to_rfc3339(),
+        })
+        .collect();
+    let db_exists = config.state_dir.join(crate::state::Db::FILE).exists();
+    let (last_run, deliveries, problems, sizes) = if db_exists {
+        let db = Db::open(&config.state_dir)?;
+        let counts = db.journal_counts()?;
+        let get = |k: &str| counts.get(k).copied().unwrap_or(0);
+        let d = Deliveries {
+            pending: get("queued") + get("sending"),
+            sent: get("sent"),
+            deferred: get("deferred"),
+            failed: get("failed"),
+            cancelled: get("cancelled"),
+        };
+        (db.last_run()?, d, db.problems(50)?, db.list_sizes()?)
+    } else {
+        (None, Deliveries::default(), Vec::new(), Default::default())
+    };
+    let lists = config
+        .newsletter
+        .iter()
+        .flat_map(|n| n.lists.iter())
+        .map(|l| ListSize {
+            id: l.id.clone(),
+            name: l.name.clone(),
+            active: sizes.get(&l.id).copied().unwrap_or(0),
+        })
+        .collect();
+    let status = Status {
+        now: ctx.now.to_rfc3339(),
+        scheduled,
+        last_run: last_run.map(|r: Run| RunView {
+            started_at: time(r.started_at),
+            finished_at: r.finished_at.map(time),
+            sent: r.sent,
+            deferred: r.deferred,
+            failed: r.failed,
+            outcome: r.outcome,
+        }),
+        deliveries,
+        problems,
+        lists,
+    };
+    if json {
+        let text = serde_json::to_string_pretty(&status).unwrap_or_default();
+        println!("{text}");
+        return Ok(ExitStatus::Success);
+    }
+    println!("scheduled posts: {}", status.scheduled.len());
+    for s in &status.scheduled {
+        println!("  {}  {} ({})", s.due, s.title, s.slug);
+    }
+    match &status.last_run {
+        Some(r) => println!(
+            "last run: {} ({}): {} sent, {} deferred, {} failed",
+            r.started_at,
+            r.outcome.as_deref().unwrap_or("did not finish"),
+            r.sent,
+            r.deferred,
+            r.failed
+        ),
+        None => println!("last run: never"),
+    }
+    let d = &status.deliveries;
+    println!(
+        "deliveries: {} pending, {} sent, {} deferred, {} failed, {} cancelled",
+        d.pending, d.sent, d.deferred, d.failed, d.cancelled
+    );
+    for p in &status.problems {
+        println!(
+            "  {} {} -> {} after {} attempts: {}",
+            p.status,
+            p.post,
+            p.email,
+            p.attempts,
+            p.reply.as_deref().unwrap_or("")
+        );
+    }
+    println!("lists:");
+    for l in &status.lists {
+        println!("  {}  {} active  ({})", l.id, l.active, l.name);
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,6 +1,193 @@
-//! herald subscribers
+//! `herald subscribers add|remove|list|import|export` and `herald unsubscribe TOKEN`.
+
 use super::Ctx;
-use crate::cli::SubscribersCommand;
-use crate::error::{ExitStatus, Result};
-pub fn run(_ctx: &Ctx, _cmd: SubscribersCommand) -> Result<ExitStatus> { todo!() }
-pub fn unsubscribe(_ctx: &Ctx, _token: &str) -> Result<ExitStatus> { todo!() }
+use super::publish::unknown_list;
+use crate::cli::{ListArgs, SubscribersCommand};
+use crate::config::{Config, one_line};
+use crate::error::{Error, ExitStatus, Result};
+use crate::newsletter::lists;
+use crate::state::subscribers::{Added, Source};
+use crate::state::{Db, secret, tokens};
+
+fn check_list(config: &Config, id: &str) -> Result<()> {
+    let known = config
+        .newsletter
+        .as_ref()
+        .is_some_and(|n| n.lists.iter().any(|l| l.id == id));
+    if known {
+        Ok(())
+    } else {
+        Err(unknown_list(config, id))
+    }
+}
+
+fn check_address(address: &str) -> Result<()> {
+    if lists::valid_address(address) && !address.contains(['\r', '\n']) {
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "\"{}\" is not an email address",
+            one_line(address)
+        )))
+    }
+}
+
+pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let now = ctx.now.timestamp();
+    match cmd {
+        SubscribersCommand::Add {
+            address,
+            list,
+            name,
+        } => {
+            check_list(&config, &list)?;
+            check_address(&address)?;
+            let db = Db::open(&config.state_dir)?;
+            match db.add_member(
+                &address,
+                &one_line(name.as_deref().unwrap_or("")),
+                &list,
+                Source::Cli,
+                now,
+            )? {
+                Added::Added => ctx.ui.out(format!("added {address} to {list}")),
+                Added::AlreadyMember => ctx.ui.out(format!("{address} is already in {list}")),
+                Added::Suppressed(status) => {
+                    return Err(Error::msg(format!(
+                        "{address} is {status}: only a new confirmed sign-up can bring it back"
+                    )));
+                }
+            }
+        }
+        SubscribersCommand::Remove { address, list } => {
+            let db = Db::open(&config.state_dir)?;
+            match list {
+                Some(list) => {
+                    check_list(&config, &list)?;
+                    if db.remove_member(&address, &list)? {
+                        ctx.ui.out(format!("removed {address} from {list}"));
+                    } else {
+                        return Err(Error::msg(format!("{address} is not in {list}")));
+                    }
+                }
+                None => {
+                    if db.unsubscribe(&address, None, now)? {
+                        ctx.ui
+                            .out(format!("unsubscribed {address} from every list"));
+                    } else {
+                        return Err(Error::msg(format!("{address} is not a subscriber")));
+                    }
+                }
+            }
+        }
+        SubscribersCommand::List(ListArgs { list, status, json }) => {
+            if let Some(l) = &list {
+                check_list(&config, l)?;
+            }
+            if let Some(s) = &status
+                && !matches!(
+                    s.as_str(),
+                    "pending" | "active" | "unsubscribed" | "bounced"
+                )
+            {
+                return Err(Error::msg(format!(
+                    "unknown status \"{s}\": expected pending, active, unsubscribed or bounced"
+                )));
+            }
+            let db = Db::open(&config.state_dir)?;
+            let members = db.members(list.as_deref(), status.as_deref())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&members).unwrap_or_default()
+                );
+            } else {
+                for m in &members {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        m.email,
+                        m.status,
+                        m.lists.join(","),
+                        m.name
+                    );
+                }
+            }
+        }
+        SubscribersCommand::Import {
+            file,
+            list,
+            skip_invalid,
+        } => {
+            check_list(&config, &list)?;
+            let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+            let (rows, problems) = lists::read_csv(&bytes, &file);
+            if !problems.is_empty() && !skip_invalid {
+                let mut diags: Vec<_> = problems
+                    .into_iter()
+                    .map(|mut d| {
+                        d.message = d.message.replacen("row skipped: ", "", 1);
+                        d
+                    })
+                    .collect();
+                diags.push(crate::error::Diagnostic::bare(format!(
+                    "herald: nothing imported: fix the rows above or pass --skip-invalid"
+                )));
+                return Err(Error::Invalid(diags));
+            }
+            for p in &problems {
+                ctx.ui.warn(p.to_string());
+            }
+            let db = Db::open(&config.state_dir)?;
+            let rows: Vec<(String, String)> = rows.into_iter().map(|r| (r.email, r.name)).collect();
+            let outcomes = db.add_members(&rows, &list, Source::Import, now)?;
+            let added = outcomes.iter().filter(|o| **o == Added::Added).count();
+            let suppressed = outcomes
+                .iter()
+                .filter(|o| matches!(o, Added::Suppressed(_)))
+                .count();
+            ctx.ui.out(format!(
+                "imported into {list}: {added} added, {} already members, {suppressed} skipped (unsubscribed or bounced), {} invalid",
+                outcomes.len() - added - suppressed,
+                problems.len()
+            ));
+        }
+        SubscribersCommand::Export { list } => {
+            check_list(&config, &list)?;
+            let db = Db::open(&config.state_dir)?;
+            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+            let write = |w: &mut csv::Writer<_>, rec: [&str; 2]| {
+                w.write_record(rec)
+                    .map_err(|e| Error::msg(format!("writing CSV: {e}")))
+            };
+            write(&mut w, ["email", "name"])?;
+            for m in db.members(Some(&list), Some("active"))? {
+                if m.lists.contains(&list) {
+                    write(&mut w, [&m.email, &m.name])?;
+                }
+            }
+            w.flush().map_err(|e| Error::io("stdout", e))?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub fn unsubscribe(ctx: &Ctx, token: &str) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let refused = || {
+        Error::msg("this unsubscribe token is not valid: it was altered, or made for another site")
+    };
+    if !config.state_dir.join(secret::FILE).exists() {
+        return Err(refused());
+    }
+    let key = secret::load_or_create(&config.state_dir)?;
+    let u = tokens::verify_unsubscribe(&key, token).ok_or_else(refused)?;
+    let db = Db::open(&config.state_dir)?;
+    db.unsubscribe(&u.email, Some(&u.lists), ctx.now.timestamp())?;
+    ctx.ui.out(format!(
+        "unsubscribed {} from {}",
+        u.email,
+        u.lists.join(", ")
+    ));
+    Ok(ExitStatus::Success)
+}

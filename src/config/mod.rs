@@ -164,7 +164,11 @@ impl Config {
         let de = serde_yaml::Deserializer::from_str(text);
         let raw: RawConfig = serde_path_to_error::deserialize(de)
             .map_err(|e| Error::Invalid(vec![yaml_error(&shown, e)]))?;
-        let mut v = Validator { file: shown, text, problems: Vec::new() };
+        let mut v = Validator {
+            file: shown,
+            text,
+            problems: Vec::new(),
+        };
         let config = v.config(root, file, raw);
         if v.problems.is_empty() {
             Ok(config)
@@ -199,7 +203,9 @@ impl Config {
 
 /// `path` relative to `root` when it lies below it.
 pub fn display_path(root: &Path, path: &Path) -> PathBuf {
-    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Turns a serde_yaml error into `file:line: message`, rewriting serde's "unknown field" into
@@ -210,9 +216,18 @@ fn yaml_error(file: &Path, e: serde_path_to_error::Error<serde_yaml::Error>) -> 
     let line = inner.location().map(|l| l.line());
     let msg = inner.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    // serde_yaml starts nested errors with its own path (`feeds: unknown field ...`); the
+    // message names the section itself, so drop it.
+    let msg = match msg.split_once(": ") {
+        Some((p, rest)) if !p.is_empty() && !p.contains(' ') && path.starts_with(p) => {
+            rest.to_string()
+        }
+        _ => msg,
+    };
     let message = if let Some(rest) = msg.strip_prefix("unknown field `") {
+        // `formts`, expected one of `formats`, `limit`: every other piece after the key.
         let key = rest.split('`').next().unwrap_or_default();
-        let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
         let section = path.rsplit_once('.').map(|(s, _)| s).unwrap_or("");
         let section = section_name(section);
         let mut m = if section.is_empty() {
@@ -308,7 +323,9 @@ impl Validator<'_> {
         let site = self.site(raw.site);
         let dir = |v: Option<String>, d: &str| root.join(v.unwrap_or_else(|| d.to_string()));
         let feeds = self.feeds(raw.feeds);
-        let newsletter = raw.newsletter.map(|n| self.newsletter(root, n, site.timezone));
+        let newsletter = raw
+            .newsletter
+            .map(|n| self.newsletter(root, n, site.timezone));
         let smtp = raw.smtp.map(|s| self.smtp(s));
         let serve = self.serve(raw.serve);
         if let Some(n) = &newsletter
@@ -396,10 +413,18 @@ impl Validator<'_> {
         }
         let author = match raw.author {
             Some(a) => {
-                let email = a.email.map(|e| self.email(&["site", "author", "email"], &e));
-                Person { name: one_line(&a.name), email }
+                let email = a
+                    .email
+                    .map(|e| self.email(&["site", "author", "email"], &e));
+                Person {
+                    name: one_line(&a.name),
+                    email,
+                }
             }
-            None => Person { name: title.clone(), email: None },
+            None => Person {
+                name: title.clone(),
+                email: None,
+            },
         };
         if author.name.is_empty() {
             self.problem(&["site", "author", "name"], "`site.author.name` is empty");
@@ -423,7 +448,10 @@ impl Validator<'_> {
             per_tag: None,
         });
         let mut formats = Vec::new();
-        for f in raw.formats.unwrap_or_else(|| vec!["rss".into(), "atom".into(), "json".into()]) {
+        for f in raw
+            .formats
+            .unwrap_or_else(|| vec!["rss".into(), "atom".into(), "json".into()])
+        {
             match f.as_str() {
                 "rss" => formats.push(FeedFormat::Rss),
                 "atom" => formats.push(FeedFormat::Atom),
@@ -459,7 +487,9 @@ impl Validator<'_> {
             name: one_line(raw.from.name.as_deref().unwrap_or("")),
             email: Some(self.email(&["newsletter", "from", "email"], &raw.from.email)),
         };
-        let reply_to = raw.reply_to.map(|r| self.email(&["newsletter", "reply_to"], &r));
+        let reply_to = raw
+            .reply_to
+            .map(|r| self.email(&["newsletter", "reply_to"], &r));
         let transport = match raw.transport.as_deref().unwrap_or("outbox") {
             "outbox" => TransportKind::Outbox,
             "smtp" => TransportKind::Smtp,
@@ -472,15 +502,24 @@ impl Validator<'_> {
             }
         };
         if raw.lists.is_empty() {
-            self.problem(&["newsletter", "lists"], "`newsletter.lists` needs at least one list");
+            self.problem(
+                &["newsletter", "lists"],
+                "`newsletter.lists` needs at least one list",
+            );
         }
         let mut lists: Vec<List> = Vec::new();
         for l in raw.lists {
             let keys = ["newsletter", "lists"];
             if l.id.is_empty()
-                || !l.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                || !l
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             {
-                self.problem(&keys, format!("invalid list id \"{}\": expected {LIST_ID_CHARS}", l.id));
+                self.problem(
+                    &keys,
+                    format!("invalid list id \"{}\": expected {LIST_ID_CHARS}", l.id),
+                );
             }
             if lists.iter().any(|o| o.id == l.id) {
                 self.problem(&keys, format!("list id \"{}\" is used twice", l.id));
@@ -551,22 +590,35 @@ impl Validator<'_> {
         }
         let concurrency = raw.concurrency.unwrap_or(4);
         if concurrency == 0 || concurrency > 64 {
-            self.problem(&["smtp", "concurrency"], "`smtp.concurrency` must be between 1 and 64");
+            self.problem(
+                &["smtp", "concurrency"],
+                "`smtp.concurrency` must be between 1 and 64",
+            );
         }
         let rate = raw.rate_per_second.unwrap_or(0.0);
         if !rate.is_finite() || rate < 0.0 {
-            self.problem(&["smtp", "rate_per_second"], "`smtp.rate_per_second` must be 0 or more");
+            self.problem(
+                &["smtp", "rate_per_second"],
+                "`smtp.rate_per_second` must be 0 or more",
+            );
         }
         let timeout_secs = raw.timeout_secs.unwrap_or(30);
         if timeout_secs == 0 {
-            self.problem(&["smtp", "timeout_secs"], "`smtp.timeout_secs` must be at least 1");
+            self.problem(
+                &["smtp", "timeout_secs"],
+                "`smtp.timeout_secs` must be at least 1",
+            );
         }
         Smtp {
-            port: raw.port.unwrap_or(if security == Security::Tls { 465 } else { 587 }),
+            port: raw
+                .port
+                .unwrap_or(if security == Security::Tls { 465 } else { 587 }),
             host,
             security,
             username: raw.username.filter(|u| !u.is_empty()),
-            password_env: raw.password_env.unwrap_or_else(|| "HERALD_SMTP_PASSWORD".into()),
+            password_env: raw
+                .password_env
+                .unwrap_or_else(|| "HERALD_SMTP_PASSWORD".into()),
             concurrency: concurrency.clamp(1, 64),
             rate_per_second: (rate > 0.0 && rate.is_finite()).then_some(rate),
             timeout_secs: timeout_secs.max(1),
@@ -582,7 +634,9 @@ impl Validator<'_> {
             trust_proxy: None,
         });
         let public_url_set = raw.public_url.is_some();
-        let public = raw.public_url.unwrap_or_else(|| "http://127.0.0.1:8080/".into());
+        let public = raw
+            .public_url
+            .unwrap_or_else(|| "http://127.0.0.1:8080/".into());
         let public_url = match Url::parse(public.trim()) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => with_slash(u),
             _ => {
@@ -636,7 +690,11 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config> {
-        Config::parse(Path::new("/site"), Path::new("/site/config/herald.yaml"), text)
+        Config::parse(
+            Path::new("/site"),
+            Path::new("/site/config/herald.yaml"),
+            text,
+        )
     }
 
     const MIN: &str = "site:\n  title: T\n  base_url: https://example.com/blog\n";
@@ -654,7 +712,9 @@ mod tests {
 
     #[test]
     fn unknown_key_names_line_section_and_suggestion() {
-        let err = parse(&format!("{MIN}feeds:\n  formts: [rss]\n")).unwrap_err().to_string();
+        let err = parse(&format!("{MIN}feeds:\n  formts: [rss]\n"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "config/herald.yaml:5: unknown key `formts` in `feeds` (did you mean `formats`?)"
@@ -663,8 +723,13 @@ mod tests {
 
     #[test]
     fn unknown_top_level_key() {
-        let err = parse(&format!("{MIN}feed:\n  limit: 3\n")).unwrap_err().to_string();
-        assert!(err.starts_with("config/herald.yaml:4: unknown key `feed`"), "{err}");
+        let err = parse(&format!("{MIN}feed:\n  limit: 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config/herald.yaml:4: unknown key `feed`"),
+            "{err}"
+        );
         assert!(err.contains("did you mean `feeds`"), "{err}");
     }
 
@@ -672,17 +737,24 @@ mod tests {
     fn reports_every_validation_problem_with_lines() {
         let text = "site:\n  title: T\n  base_url: nope\n  timezone: Mars/Base\n";
         let err = parse(text).unwrap_err().to_string();
-        assert!(err.contains("config/herald.yaml:3: invalid base_url \"nope\""), "{err}");
-        assert!(err.contains("config/herald.yaml:4: unknown timezone \"Mars/Base\""), "{err}");
+        assert!(
+            err.contains("config/herald.yaml:3: invalid base_url \"nope\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("config/herald.yaml:4: unknown timezone \"Mars/Base\""),
+            "{err}"
+        );
     }
 
     #[test]
     fn security_none_needs_loopback() {
-        let text = format!(
-            "{MIN}smtp:\n  host: mail.example.com\n  security: none\n"
-        );
+        let text = format!("{MIN}smtp:\n  host: mail.example.com\n  security: none\n");
         let err = parse(&text).unwrap_err().to_string();
-        assert!(err.contains("config/herald.yaml:6: `security: none`"), "{err}");
+        assert!(
+            err.contains("config/herald.yaml:6: `security: none`"),
+            "{err}"
+        );
         let ok = format!("{MIN}smtp:\n  host: 127.0.0.1\n  security: none\n");
         assert!(parse(&ok).is_ok());
     }

@@ -16,7 +16,10 @@ mod tests {
 
     #[test]
     fn suggests_a_close_key() {
-        assert_eq!(closest("formts", &["formats", "limit", "per_tag"]), Some("formats"));
+        assert_eq!(
+            closest("formts", &["formats", "limit", "per_tag"]),
+            Some("formats")
+        );
         assert_eq!(closest("zzz", &["formats", "limit"]), None);
     }
 }

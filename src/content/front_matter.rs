@@ -53,7 +53,10 @@ pub fn split<'a>(path: &Path, text: &'a str) -> Result<(&'a str, usize, &'a str)
 pub fn parse(path: &Path, yaml: &str, first_line: usize) -> Result<FrontMatter, Vec<Diagnostic>> {
     let line_of = |key: &str| -> usize {
         yaml.lines()
-            .position(|l| l.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':')))
+            .position(|l| {
+                l.strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with(':'))
+            })
             .map(|i| i + first_line)
             .unwrap_or(first_line - 1)
     };
@@ -61,10 +64,16 @@ pub fn parse(path: &Path, yaml: &str, first_line: usize) -> Result<FrontMatter, 
         Value::Mapping(Mapping::new())
     } else {
         serde_yaml::from_str(yaml).map_err(|e| {
-            let line = e.location().map(|l| l.line() + first_line - 1).unwrap_or(first_line);
+            let line = e
+                .location()
+                .map(|l| l.line() + first_line - 1)
+                .unwrap_or(first_line);
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            vec![Diagnostic::at(Location::line(path, line), format!("invalid front matter: {msg}"))]
+            vec![Diagnostic::at(
+                Location::line(path, line),
+                format!("invalid front matter: {msg}"),
+            )]
         })?
     };
     let map = match value {
@@ -149,7 +158,11 @@ pub fn parse(path: &Path, yaml: &str, first_line: usize) -> Result<FrontMatter, 
             _ => fm.unknown.push((key.clone(), line)),
         }
     }
-    if problems.is_empty() { Ok(fm) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(fm)
+    } else {
+        Err(problems)
+    }
 }
 
 /// A YAML scalar as text: strings as they are, numbers and booleans as written.
@@ -179,7 +192,10 @@ mod tests {
     #[test]
     fn unclosed_and_missing_front_matter() {
         let e = split(Path::new("p.md"), "---\ntitle: x\n").unwrap_err();
-        assert_eq!(e.to_string(), "p.md:1: unclosed front matter: no closing `---` line after the YAML");
+        assert_eq!(
+            e.to_string(),
+            "p.md:1: unclosed front matter: no closing `---` line after the YAML"
+        );
         let e = split(Path::new("p.md"), "# Hello\n").unwrap_err();
         assert!(e.to_string().starts_with("p.md:1: missing front matter"));
     }
@@ -187,7 +203,11 @@ mod tests {
     #[test]
     fn yaml_error_line_is_the_file_line() {
         let e = parse(Path::new("p.md"), "title: a\ndate: [\n", 2).unwrap_err();
-        assert!(e[0].to_string().starts_with("p.md:4: invalid front matter"), "{}", e[0]);
+        assert!(
+            e[0].to_string().starts_with("p.md:4: invalid front matter"),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]

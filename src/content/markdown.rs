@@ -65,12 +65,19 @@ pub fn render(
     let html = match image {
         // The hero image comes first, unless the body already opens with that very image.
         Some(src) if !body_html.starts_with(&format!("<p><img src=\"{}\"", escape_attr(src))) => {
-            let hero = format!("<p><img src=\"{}\" alt=\"{}\"></p>\n", escape_attr(src), escape_attr(alt));
+            let hero = format!(
+                "<p><img src=\"{}\" alt=\"{}\"></p>\n",
+                escape_attr(src),
+                escape_attr(alt)
+            );
             sanitize(&hero, permalink) + &body_html
         }
         _ => body_html,
     };
-    Rendered { html, first_paragraph }
+    Rendered {
+        html,
+        first_paragraph,
+    }
 }
 
 /// The text of a node, without image alt text (a paragraph holding only an image is no summary).
@@ -165,11 +172,26 @@ mod tests {
 
     #[test]
     fn links_and_images_become_absolute() {
-        let h = html("[a](/media/x.webp) [b](../other/) ![i](pic.png) [f](#top)", false);
-        assert!(h.contains(r#"href="https://example.com/media/x.webp""#), "{h}");
-        assert!(h.contains(r#"href="https://example.com/posts/other/""#), "{h}");
-        assert!(h.contains(r#"src="https://example.com/posts/hello/pic.png""#), "{h}");
-        assert!(h.contains(r#"href="https://example.com/posts/hello/#top""#), "{h}");
+        let h = html(
+            "[a](/media/x.webp) [b](../other/) ![i](pic.png) [f](#top)",
+            false,
+        );
+        assert!(
+            h.contains(r#"href="https://example.com/media/x.webp""#),
+            "{h}"
+        );
+        assert!(
+            h.contains(r#"href="https://example.com/posts/other/""#),
+            "{h}"
+        );
+        assert!(
+            h.contains(r#"src="https://example.com/posts/hello/pic.png""#),
+            "{h}"
+        );
+        assert!(
+            h.contains(r#"href="https://example.com/posts/hello/#top""#),
+            "{h}"
+        );
     }
 
     #[test]
@@ -188,13 +210,25 @@ mod tests {
         assert!(!h.contains("javascript:"), "{h}");
         assert!(!h.contains("<script"), "{h}");
         assert!(!h.contains("<iframe"), "{h}");
-        assert!(h.contains("<a>j</a>"), "a javascript: link loses its href: {h}");
+        assert!(
+            h.contains("<a>j</a>"),
+            "a javascript: link loses its href: {h}"
+        );
     }
 
     #[test]
     fn gfm_extensions_render() {
-        let h = html("| a |\n|---|\n| 1 |\n\n~~old~~ www.example.com\n\n- [x] done\n\nNote[^1]\n\n[^1]: foot\n", false);
-        for want in ["<table>", "<del>old</del>", "href=\"http://www.example.com/\"", "checkbox", "footnote"] {
+        let h = html(
+            "| a |\n|---|\n| 1 |\n\n~~old~~ www.example.com\n\n- [x] done\n\nNote[^1]\n\n[^1]: foot\n",
+            false,
+        );
+        for want in [
+            "<table>",
+            "<del>old</del>",
+            "href=\"http://www.example.com/\"",
+            "checkbox",
+            "footnote",
+        ] {
             assert!(h.contains(want), "missing {want}: {h}");
         }
     }
@@ -207,20 +241,44 @@ mod tests {
 
     #[test]
     fn hero_image_comes_first() {
-        let r = render("Body", &base(), false, Some("https://example.com/m/h.webp"), "A \"b\"");
-        assert!(r.html.starts_with(r#"<p><img src="https://example.com/m/h.webp" alt="A &quot;b&quot;"></p>"#), "{}", r.html);
+        let r = render(
+            "Body",
+            &base(),
+            false,
+            Some("https://example.com/m/h.webp"),
+            "A \"b\"",
+        );
+        assert!(
+            r.html.starts_with(
+                r#"<p><img src="https://example.com/m/h.webp" alt="A &quot;b&quot;"></p>"#
+            ),
+            "{}",
+            r.html
+        );
     }
 
     #[test]
     fn hero_image_is_not_repeated_when_the_body_opens_with_it() {
-        let r = render("![x](/m/h.webp)\n\nText", &base(), false, Some("https://example.com/m/h.webp"), "T");
+        let r = render(
+            "![x](/m/h.webp)\n\nText",
+            &base(),
+            false,
+            Some("https://example.com/m/h.webp"),
+            "T",
+        );
         assert_eq!(r.html.matches("h.webp").count(), 1, "{}", r.html);
         assert_eq!(r.first_paragraph, "Text");
     }
 
     #[test]
     fn first_paragraph_is_plain_text() {
-        let r = render("# Head\n\nSome *bold* `code` and [link](/x).\nNext line.\n\nSecond.", &base(), false, None, "");
+        let r = render(
+            "# Head\n\nSome *bold* `code` and [link](/x).\nNext line.\n\nSecond.",
+            &base(),
+            false,
+            None,
+            "",
+        );
         assert_eq!(r.first_paragraph, "Some bold code and link. Next line.");
     }
 

@@ -59,7 +59,13 @@ impl Post {
 
     /// Renders the body (with the hero image first) for feeds and mails.
     pub fn render(&self, unsafe_html: bool) -> Rendered {
-        markdown::render(&self.body, &self.permalink, unsafe_html, self.image.as_deref(), &self.title)
+        markdown::render(
+            &self.body,
+            &self.permalink,
+            unsafe_html,
+            self.image.as_deref(),
+            &self.title,
+        )
     }
 
     /// The summary: the front matter's, else the first paragraph of `rendered`.
@@ -85,7 +91,11 @@ impl Content {
 
     /// Posts not yet due (drafts excluded), soonest first.
     pub fn scheduled(&self, now: DateTime<Utc>) -> Vec<&Post> {
-        let mut v: Vec<&Post> = self.posts.iter().filter(|p| !p.draft && !p.is_due(now)).collect();
+        let mut v: Vec<&Post> = self
+            .posts
+            .iter()
+            .filter(|p| !p.draft && !p.is_due(now))
+            .collect();
         v.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.slug.cmp(&b.slug)));
         v
     }
@@ -107,7 +117,9 @@ pub fn tag_names<'a>(posts: impl IntoIterator<Item = &'a Post>) -> BTreeMap<Stri
                 .or_insert(cand);
         }
     }
-    best.into_iter().map(|(k, (_, _, n))| (k, n.to_string())).collect()
+    best.into_iter()
+        .map(|(k, (_, _, n))| (k, n.to_string()))
+        .collect()
 }
 
 /// A slug: lowercase, Unicode letters and digits kept, every other run of characters becomes
@@ -194,12 +206,19 @@ type Loaded = std::result::Result<(Post, Vec<Diagnostic>), Vec<Diagnostic>>;
 
 fn load_post(config: &Config, file: &Path) -> Loaded {
     let shown = config.display(file);
-    let bytes = std::fs::read(file)
-        .map_err(|e| vec![Diagnostic::at(Location::file(&shown), format!("cannot read: {e}"))])?;
+    let bytes = std::fs::read(file).map_err(|e| {
+        vec![Diagnostic::at(
+            Location::file(&shown),
+            format!("cannot read: {e}"),
+        )]
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = good.iter().filter(|b| **b == b'\n').count() + 1;
-        vec![Diagnostic::at(Location::line(&shown, line), "not valid UTF-8")]
+        vec![Diagnostic::at(
+            Location::line(&shown, line),
+            "not valid UTF-8",
+        )]
     })?;
     let (yaml, first_line, body) = front_matter::split(&shown, &text).map_err(|d| vec![d])?;
     let fm = front_matter::parse(&shown, yaml, first_line)?;
@@ -246,7 +265,10 @@ fn load_post(config: &Config, file: &Path) -> Loaded {
             None
         }),
         None => {
-            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             slugify(strip_date_prefix(&stem)).or_else(|| {
                 problems.push(Diagnostic::at(
                     at(1),
@@ -294,7 +316,12 @@ fn load_post(config: &Config, file: &Path) -> Loaded {
     let warnings = fm
         .unknown
         .iter()
-        .map(|(k, line)| Diagnostic::at(at(*line), format!("unknown front matter key `{k}` (ignored)")))
+        .map(|(k, line)| {
+            Diagnostic::at(
+                at(*line),
+                format!("unknown front matter key `{k}` (ignored)"),
+            )
+        })
         .collect();
     let post = Post {
         source: shown.clone(),
@@ -305,7 +332,10 @@ fn load_post(config: &Config, file: &Path) -> Loaded {
         summary: fm.summary.map(|s| one_line(&s)).filter(|s| !s.is_empty()),
         image,
         draft: fm.draft,
-        author: fm.author.map(|a| one_line(&a)).filter(|a| !a.is_empty())
+        author: fm
+            .author
+            .map(|a| one_line(&a))
+            .filter(|a| !a.is_empty())
             .unwrap_or_else(|| config.site.author.name.clone()),
         body: body.to_string(),
         permalink,
@@ -318,7 +348,13 @@ fn load_post(config: &Config, file: &Path) -> Loaded {
 fn strip_date_prefix(stem: &str) -> &str {
     let b = stem.as_bytes();
     let is_date = b.len() > 11
-        && b[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+        && b[..10].iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
         && b[10] == b'-';
     if is_date { &stem[11..] } else { stem }
 }
@@ -345,8 +381,14 @@ mod tests {
 
     #[test]
     fn slug_rules() {
-        assert_eq!(slugify("Conversion Rate").as_deref(), Some("conversion-rate"));
-        assert_eq!(slugify("  conversion   rate!! ").as_deref(), Some("conversion-rate"));
+        assert_eq!(
+            slugify("Conversion Rate").as_deref(),
+            Some("conversion-rate")
+        );
+        assert_eq!(
+            slugify("  conversion   rate!! ").as_deref(),
+            Some("conversion-rate")
+        );
         assert_eq!(slugify("C++ / Rust").as_deref(), Some("c-rust"));
         assert_eq!(slugify("夜の港").as_deref(), Some("夜の港"));
         assert_eq!(slugify("Ärger").as_deref(), Some("ärger"));
@@ -371,7 +413,10 @@ mod tests {
             title: "t".into(),
             date: d,
             updated: d,
-            tags: vec![TagRef { slug: slugify(tag).unwrap(), name: tag.into() }],
+            tags: vec![TagRef {
+                slug: slugify(tag).unwrap(),
+                name: tag.into(),
+            }],
             summary: None,
             image: None,
             draft: false,

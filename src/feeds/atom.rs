@@ -24,7 +24,9 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>> {
         title: Text::plain(doc.title.clone()),
         id: doc.home.to_string(),
         // An empty feed has no post to date it; the epoch keeps the file deterministic.
-        updated: doc.updated.unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset()),
+        updated: doc
+            .updated
+            .unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset()),
         authors: vec![person(&doc.author.name, doc.author.email.as_deref())],
         links: vec![
             Link {
@@ -52,13 +54,21 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>> {
         ..Default::default()
     };
     let mut out = DECLARATION.to_vec();
-    let config = WriteConfig { write_document_declaration: false, indent_size: None };
-    feed.write_with_config(&mut out, config).map_err(|e| Error::msg(format!("writing Atom: {e}")))?;
+    let config = WriteConfig {
+        write_document_declaration: false,
+        indent_size: None,
+    };
+    feed.write_with_config(&mut out, config)
+        .map_err(|e| Error::msg(format!("writing Atom: {e}")))?;
     Ok(out)
 }
 
 fn person(name: &str, email: Option<&str>) -> Person {
-    Person { name: name.to_string(), email: email.map(str::to_string), ..Default::default() }
+    Person {
+        name: name.to_string(),
+        email: email.map(str::to_string),
+        ..Default::default()
+    }
 }
 
 fn entry(i: &super::Item) -> Entry {
@@ -71,7 +81,11 @@ fn entry(i: &super::Item) -> Entry {
         if let Some(t) = super::rss::image_type(img) {
             attrs.insert("type".to_string(), t.to_string());
         }
-        let ext = Extension { name: "media:content".into(), attrs, ..Default::default() };
+        let ext = Extension {
+            name: "media:content".into(),
+            attrs,
+            ..Default::default()
+        };
         extensions.insert(
             "media".to_string(),
             BTreeMap::from([("content".to_string(), vec![ext])]),

@@ -74,11 +74,13 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>> {
         feed_url,
         description: &doc.description,
         language: doc.language,
-        authors: vec![Author { name: &doc.author.name }],
+        authors: vec![Author {
+            name: &doc.author.name,
+        }],
         items,
     };
-    let mut out =
-        serde_json::to_vec_pretty(&feed).map_err(|e| Error::msg(format!("writing JSON Feed: {e}")))?;
+    let mut out = serde_json::to_vec_pretty(&feed)
+        .map_err(|e| Error::msg(format!("writing JSON Feed: {e}")))?;
     out.push(b'\n');
     Ok(out)
 }

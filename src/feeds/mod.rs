@@ -73,16 +73,19 @@ pub fn plan<'a>(config: &Config, content: &'a Content, now: DateTime<Utc>) -> Pl
         let names = content::tag_names(published.iter().copied());
         for p in &published {
             for t in &p.tags {
-                let entry = tags
-                    .entry(t.slug.clone())
-                    .or_insert_with(|| (names.get(&t.slug).cloned().unwrap_or_default(), Vec::new()));
+                let entry = tags.entry(t.slug.clone()).or_insert_with(|| {
+                    (names.get(&t.slug).cloned().unwrap_or_default(), Vec::new())
+                });
                 if entry.1.len() < limit {
                     entry.1.push(p);
                 }
             }
         }
     }
-    Plan { site: published.into_iter().take(limit).collect(), tags }
+    Plan {
+        site: published.into_iter().take(limit).collect(),
+        tags,
+    }
 }
 
 /// Renders every feed file of the site, and `feeds.opml`. Nothing is written.
@@ -102,7 +105,12 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
         .collect();
 
     let mut sets: Vec<(String, String, String, Vec<&Post>)> = Vec::new(); // dir, title, home path
-    sets.push((String::new(), config.site.title.clone(), String::new(), plan.site.clone()));
+    sets.push((
+        String::new(),
+        config.site.title.clone(),
+        String::new(),
+        plan.site.clone(),
+    ));
     for (slug, (name, items)) in &plan.tags {
         sets.push((
             format!("tags/{slug}/"),
@@ -127,7 +135,8 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
                             .tags
                             .iter()
                             .map(|t| {
-                                let name = names.get(&t.slug).map(String::as_str).unwrap_or(&t.name);
+                                let name =
+                                    names.get(&t.slug).map(String::as_str).unwrap_or(&t.name);
                                 (t.slug.as_str(), name)
                             })
                             .collect(),
@@ -172,6 +181,8 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
             let kind = match file.path.rsplit('/').next() {
                 Some("rss.xml") => Some("RSS"),
                 Some("atom.xml") => Some("Atom"),
+                // DESIGN.md: the OPML lists every feed written, JSON Feed included.
+                Some("feed.json") => Some("JSON Feed"),
                 _ => None,
             };
             if let Some(kind) = kind {
@@ -181,7 +192,10 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
         }
     }
     if !outlines.is_empty() {
-        all.push(FeedFile { path: "feeds.opml".into(), bytes: opml::render(config, &outlines) });
+        all.push(FeedFile {
+            path: "feeds.opml".into(),
+            bytes: opml::render(config, &outlines),
+        });
     }
     Ok(all)
 }

@@ -9,7 +9,10 @@ use crate::config::Config;
 pub fn render(config: &Config, outlines: &[(String, Url)]) -> Vec<u8> {
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n");
-    out.push_str(&format!("    <title>{}</title>\n  </head>\n  <body>\n", xml_escape(&config.site.title)));
+    out.push_str(&format!(
+        "    <title>{}</title>\n  </head>\n  <body>\n",
+        xml_escape(&config.site.title)
+    ));
     for (text, url) in outlines {
         out.push_str(&format!(
             "    <outline type=\"rss\" text=\"{}\" title=\"{}\" xmlUrl=\"{}\"/>\n",

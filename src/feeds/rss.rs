@@ -9,6 +9,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
 use super::{Doc, GENERATOR, VERSION};
+use crate::content::markdown::escape_attr;
 use crate::error::{Error, Result};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
@@ -38,7 +39,22 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>> {
         namespaces,
         ..Default::default()
     };
-    channel.write_to(Vec::new()).map_err(|e| Error::msg(format!("writing RSS: {e}")))
+    let xml = channel
+        .write_to(Vec::new())
+        .map_err(|e| Error::msg(format!("writing RSS: {e}")))?;
+    Ok(explicit_permalink_guids(xml))
+}
+
+/// The `rss` crate leaves out `isPermaLink="true"` (the RSS default); DESIGN.md asks for it
+/// explicitly, as some readers treat a bare guid as opaque. A literal `<guid>` can only be the
+/// element itself: text is escaped and HTML in CDATA has no `guid` tag after sanitising.
+fn explicit_permalink_guids(xml: Vec<u8>) -> Vec<u8> {
+    match String::from_utf8(xml) {
+        Ok(s) => s
+            .replace("<guid>", "<guid isPermaLink=\"true\">")
+            .into_bytes(),
+        Err(e) => e.into_bytes(),
+    }
 }
 
 fn item(doc: &Doc, i: &super::Item) -> Item {
@@ -51,7 +67,11 @@ fn item(doc: &Doc, i: &super::Item) -> Item {
         if let Some(t) = image_type(img) {
             attrs.insert("type".to_string(), t.to_string());
         }
-        let ext = Extension { name: "media:content".into(), attrs, ..Default::default() };
+        let ext = Extension {
+            name: "media:content".into(),
+            attrs,
+            ..Default::default()
+        };
         extensions.insert(
             "media".to_string(),
             BTreeMap::from([("content".to_string(), vec![ext])]),
@@ -60,8 +80,13 @@ fn item(doc: &Doc, i: &super::Item) -> Item {
     Item {
         title: Some(p.title.clone()),
         link: Some(p.permalink.to_string()),
-        description: Some(i.summary.to_string()),
-        guid: Some(Guid { value: p.permalink.to_string(), permalink: true }),
+        // The summary is plain text, but RSS `description` is HTML: escape it, or a summary
+        // holding `<script>` would reach readers as markup (DESIGN.md "Posts", no script).
+        description: Some(escape_attr(i.summary)),
+        guid: Some(Guid {
+            value: p.permalink.to_string(),
+            permalink: true,
+        }),
         pub_date: Some(p.date.to_rfc2822()),
         categories: i
             .tags
@@ -83,7 +108,11 @@ fn item(doc: &Doc, i: &super::Item) -> Item {
 
 /// The MIME type of an image URL, from its extension.
 pub fn image_type(url: &str) -> Option<&'static str> {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
     let ext = path.rsplit('.').next()?;
     Some(match ext {
         "webp" => "image/webp",

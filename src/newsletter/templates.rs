@@ -1,5 +1,111 @@
-//! The built-in templates, compiled into the binary so that the repo's `templates/` and the
-//! binary agree; a file in `templates_dir` with the same name overrides the default.
+//! The templates: built into the binary (`include_str!` of the repo's `templates/`, so repo and
+//! binary agree), each overridable by a file of the same name in `templates_dir`.
+//!
+//! HTML templates escape every value (`{{x}}`); text templates and the subject escape nothing.
+
+use handlebars::{Handlebars, no_escape};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Diagnostic, Error, Location, Result};
 
 /// (file name, built-in text).
-pub const DEFAULTS: &[(&str, &str)] = &[];
+pub const DEFAULTS: &[(&str, &str)] = &[
+    (
+        "email.html.hbs",
+        include_str!("../../templates/email.html.hbs"),
+    ),
+    (
+        "email.txt.hbs",
+        include_str!("../../templates/email.txt.hbs"),
+    ),
+    (
+        "confirm.html.hbs",
+        include_str!("../../templates/confirm.html.hbs"),
+    ),
+    (
+        "confirm.txt.hbs",
+        include_str!("../../templates/confirm.txt.hbs"),
+    ),
+    (
+        "page.html.hbs",
+        include_str!("../../templates/page.html.hbs"),
+    ),
+];
+
+/// The compiled templates of a site.
+pub struct Templates {
+    html: Handlebars<'static>,
+    text: Handlebars<'static>,
+}
+
+/// The name under which the config's `newsletter.subject` is registered.
+const SUBJECT: &str = "subject";
+
+impl Templates {
+    /// Loads the built-in templates, overridden by files in `templates_dir`, and the subject.
+    /// Every template that fails to compile is reported.
+    pub fn load(config: &Config) -> Result<Templates> {
+        let mut html = Handlebars::new();
+        html.set_strict_mode(false);
+        let mut text = Handlebars::new();
+        text.register_escape_fn(no_escape);
+        let mut problems = Vec::new();
+        for (name, builtin) in DEFAULTS {
+            let path = config.templates_dir.join(name);
+            let source = match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin.to_string(),
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            let registry = if name.ends_with(".html.hbs") {
+                &mut html
+            } else {
+                &mut text
+            };
+            if let Err(e) = registry.register_template_string(name, source) {
+                let line = e.pos().map(|(l, _)| l).unwrap_or(1);
+                let reason = e.reason().to_string();
+                problems.push(Diagnostic::at(
+                    Location::line(config.display(&path), line),
+                    format!("invalid template: {reason}"),
+                ));
+            }
+        }
+        if let Some(n) = &config.newsletter
+            && let Err(e) = text.register_template_string(SUBJECT, &n.subject)
+        {
+            let line = config.line_of(&["newsletter", "subject"]).unwrap_or(1);
+            problems.push(Diagnostic::at(
+                Location::line(config.shown_file(), line),
+                format!("invalid subject template: {}", e.reason()),
+            ));
+        }
+        if problems.is_empty() {
+            Ok(Templates { html, text })
+        } else {
+            Err(Error::Invalid(problems))
+        }
+    }
+
+    /// Renders `name` (`email.html.hbs`, `page.html.hbs`, ...) with `data`.
+    pub fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<String> {
+        let registry = if name.ends_with(".html.hbs") {
+            &self.html
+        } else {
+            &self.text
+        };
+        registry
+            .render(name, data)
+            .map_err(|e| Error::msg(format!("template {name}: {e}")))
+    }
+
+    /// The subject line, on one line.
+    pub fn subject<T: Serialize>(&self, data: &T) -> Result<String> {
+        let s = self
+            .text
+            .render(SUBJECT, data)
+            .map_err(|e| Error::msg(format!("subject template: {e}")))?;
+        Ok(crate::config::one_line(&s))
+    }
+}

@@ -1,1 +1,20 @@
-//! state
+//! herald's state under `state_dir`: one SQLite database (subscribers, list membership, the
+//! delivery journal, runs, used confirmation tokens), the HMAC secret, and the publish lock.
+//!
+//! Knows rows, never Markdown or mail. Every write is one short transaction, so `publish` and
+//! `serve` can share the database (WAL, busy timeout).
+
+mod db;
+pub mod journal;
+mod lock;
+pub mod secret;
+pub mod subscribers;
+pub mod tokens;
+
+pub use db::Db;
+pub use lock::PublishLock;
+
+/// An address as stored and compared: trimmed and lowercased.
+pub fn normalize(email: &str) -> String {
+    email.trim().to_lowercase()
+}

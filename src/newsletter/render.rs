@@ -1,0 +1,379 @@
+//! Mail rendering: handlebars templates -> CSS inlined HTML + plain text -> one
+//! `multipart/alternative` message with the list headers of RFC 2369 and RFC 8058.
+//!
+//! Each (post, list, has-a-name) variant is rendered and CSS-inlined once, with placeholders
+//! for the per-recipient parts (address, name, unsubscribe URL); each recipient then costs
+//! only a string substitution and the MIME encoding.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{Address, Message};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::templates::Templates;
+use crate::config::{Config, List, one_line};
+use crate::content::{Post, Rendered};
+use crate::error::{Error, Result};
+
+const EMAIL_MARK: &str = "herald-subscriber-email-2f7c91";
+const NAME_MARK: &str = "herald-subscriber-name-2f7c91";
+const UNSUB_MARK: &str = "herald-unsubscribe-url-2f7c91";
+
+#[derive(Serialize)]
+pub struct SiteData {
+    pub title: String,
+    pub url: String,
+    pub description: String,
+    pub language: String,
+}
+
+impl SiteData {
+    pub fn new(config: &Config) -> SiteData {
+        SiteData {
+            title: config.site.title.clone(),
+            url: config.site.base_url.to_string(),
+            description: config.site.description.clone(),
+            language: config.site.language.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, Clone)]
+pub struct TagData {
+    pub name: String,
+    pub slug: String,
+    pub url: String,
+}
+
+#[derive(Serialize, Clone)]
+pub struct PostData {
+    pub slug: String,
+    pub title: String,
+    pub url: String,
+    /// `8 May 2025`, in the post's own offset.
+    pub date: String,
+    pub date_iso: String,
+    pub summary: String,
+    pub image: Option<String>,
+    pub content_html: String,
+    pub content_text: String,
+    pub tags: Vec<TagData>,
+    pub author: String,
+}
+
+impl PostData {
+    pub fn new(config: &Config, post: &Post, rendered: &Rendered) -> PostData {
+        let content_text = html2text::from_read(rendered.html.as_bytes(), 72)
+            .unwrap_or_else(|_| rendered.first_paragraph.clone());
+        PostData {
+            slug: post.slug.clone(),
+            title: post.title.clone(),
+            url: post.permalink.to_string(),
+            date: post.date.format("%-d %B %Y").to_string(),
+            date_iso: post.date.to_rfc3339(),
+            summary: post.summary(rendered).to_string(),
+            image: post.image.clone(),
+            content_html: rendered.html.clone(),
+            content_text,
+            tags: post
+                .tags
+                .iter()
+                .map(|t| TagData {
+                    name: t.name.clone(),
+                    slug: t.slug.clone(),
+                    url: crate::content::site_url(config, &format!("tags/{}/", t.slug))
+                        .map(|u| u.to_string())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            author: post.author.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ListData<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct SubscriberData<'a> {
+    email: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct MailData<'a> {
+    site: &'a SiteData,
+    post: &'a PostData,
+    list: ListData<'a>,
+    subscriber: SubscriberData<'a>,
+    unsubscribe_url: &'a str,
+}
+
+struct Variant {
+    subject: String,
+    html: String,
+    text: String,
+}
+
+/// One recipient of a post.
+pub struct Recipient<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    /// The lists that caused this mail, in config order; the first gives `List-Id`.
+    pub lists: &'a [&'a List],
+    pub unsubscribe_url: &'a str,
+}
+
+/// Renders the mails of one post.
+pub struct PostMailer<'a> {
+    config: &'a Config,
+    templates: &'a Templates,
+    site: SiteData,
+    post: PostData,
+    date: SystemTime,
+    variants: Mutex<HashMap<(String, bool), std::sync::Arc<Variant>>>,
+}
+
+impl<'a> PostMailer<'a> {
+    pub fn new(
+        config: &'a Config,
+        templates: &'a Templates,
+        post: &Post,
+        rendered: &Rendered,
+        now: DateTime<Utc>,
+    ) -> Self {
+        PostMailer {
+            config,
+            templates,
+            site: SiteData::new(config),
+            post: PostData::new(config, post, rendered),
+            date: SystemTime::from(now),
+            variants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn variant(&self, list: &List, has_name: bool) -> Result<std::sync::Arc<Variant>> {
+        let key = (list.id.clone(), has_name);
+        if let Some(v) = self
+            .variants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(v.clone());
+        }
+        let data = MailData {
+            site: &self.site,
+            post: &self.post,
+            list: ListData {
+                id: &list.id,
+                name: &list.name,
+            },
+            subscriber: SubscriberData {
+                email: EMAIL_MARK,
+                name: if has_name { NAME_MARK } else { "" },
+            },
+            unsubscribe_url: UNSUB_MARK,
+        };
+        let html = self.templates.render("email.html.hbs", &data)?;
+        let html = inline_css(&html)?;
+        let text = self.templates.render("email.txt.hbs", &data)?;
+        let subject = self.templates.subject(&data)?;
+        let v = std::sync::Arc::new(Variant {
+            subject,
+            html,
+            text,
+        });
+        self.variants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, v.clone());
+        Ok(v)
+    }
+
+    /// The subject line for a recipient (for `--dry-run`).
+    pub fn subject(&self, list: &List) -> Result<String> {
+        Ok(self
+            .variant(list, false)?
+            .subject
+            .replace(EMAIL_MARK, "")
+            .replace(NAME_MARK, ""))
+    }
+
+    /// The HTML part for one recipient, as a file a browser can open (`preview`).
+    pub fn preview_html(&self, r: &Recipient) -> Result<String> {
+        let list = r
+            .lists
+            .first()
+            .ok_or_else(|| Error::msg("a preview with no list"))?;
+        let v = self.variant(list, !r.name.is_empty())?;
+        let esc = |s: &str| handlebars::html_escape(s);
+        Ok(v.html
+            .replace(EMAIL_MARK, &esc(r.email))
+            .replace(NAME_MARK, &esc(r.name))
+            .replace(UNSUB_MARK, &esc(r.unsubscribe_url)))
+    }
+
+    /// The raw message for one recipient.
+    pub fn message(&self, r: &Recipient) -> Result<Vec<u8>> {
+        let list = r
+            .lists
+            .first()
+            .ok_or_else(|| Error::msg("a delivery with no list"))?;
+        let name = one_line(r.name);
+        let v = self.variant(list, !name.is_empty())?;
+        let esc = |s: &str| handlebars::html_escape(s);
+        let html = v
+            .html
+            .replace(EMAIL_MARK, &esc(r.email))
+            .replace(NAME_MARK, &esc(&name))
+            .replace(UNSUB_MARK, &esc(r.unsubscribe_url));
+        let text = v
+            .text
+            .replace(EMAIL_MARK, r.email)
+            .replace(NAME_MARK, &name)
+            .replace(UNSUB_MARK, r.unsubscribe_url);
+        let subject = one_line(
+            &v.subject
+                .replace(EMAIL_MARK, r.email)
+                .replace(NAME_MARK, &name),
+        );
+        let n = self
+            .config
+            .newsletter
+            .as_ref()
+            .ok_or_else(|| Error::msg("no newsletter section"))?;
+        let to = mailbox(&name, r.email)?;
+        let mut b = Message::builder()
+            .from(mailbox(
+                n.from.name.as_str(),
+                n.from.email.as_deref().unwrap_or_default(),
+            )?)
+            .to(to)
+            .subject(subject)
+            .date(self.date)
+            .message_id(Some(message_id(
+                &self.post.slug,
+                r.email,
+                n.from.email.as_deref().unwrap_or_default(),
+            )));
+        if let Some(reply_to) = &n.reply_to {
+            b = b.reply_to(mailbox("", reply_to)?);
+        }
+        b = b
+            .raw_header(header("List-Id", list_id(self.config, list)))
+            .raw_header(header(
+                "List-Unsubscribe",
+                format!("<{}>", r.unsubscribe_url),
+            ))
+            .raw_header(header(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".into(),
+            ));
+        let msg = b
+            .multipart(alternative(text, html))
+            .map_err(|e| Error::msg(format!("building the mail to {}: {e}", r.email)))?;
+        Ok(msg.formatted())
+    }
+}
+
+/// A multipart/alternative body: plain text first, HTML last (the preferred part).
+pub fn alternative(text: String, html: String) -> MultiPart {
+    MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(text),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(html),
+        )
+}
+
+/// Inlines the `<style>` rules into `style` attributes (mail clients drop `<style>`);
+/// `<style data-css-inline="ignore">` blocks (dark mode, media queries) stay as they are.
+pub fn inline_css(html: &str) -> Result<String> {
+    let inliner = css_inline::CSSInliner::options()
+        .load_remote_stylesheets(false)
+        .build();
+    inliner
+        .inline(html)
+        .map_err(|e| Error::msg(format!("inlining CSS: {e}")))
+}
+
+/// A mailbox whose display name cannot carry a line break into a header.
+pub fn mailbox(name: &str, email: &str) -> Result<Mailbox> {
+    let addr: Address = email
+        .trim()
+        .parse()
+        .map_err(|e| Error::msg(format!("\"{email}\" is not an email address: {e}")))?;
+    let name = one_line(name);
+    Ok(Mailbox::new((!name.is_empty()).then_some(name), addr))
+}
+
+fn header(name: &'static str, value: String) -> HeaderValue {
+    // Header names here are constants, always valid ASCII; values are ASCII URLs or ids.
+    let name = HeaderName::new_from_ascii_str(name);
+    HeaderValue::new(name, one_line(&value))
+}
+
+/// `Message-ID`, stable for (post, address): a re-send after a crash has the same id, so
+/// receiving systems can drop the duplicate.
+pub fn message_id(slug: &str, email: &str, from: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(slug.as_bytes());
+    h.update([0]);
+    h.update(crate::state::normalize(email).as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("herald.invalid");
+    format!("<{hex}@{domain}>")
+}
+
+/// `List-Id` (RFC 2919): `"Name" <id.host>`, the phrase left out when it is not plain ASCII.
+fn list_id(config: &Config, list: &List) -> String {
+    let host = config.site.base_url.host_str().unwrap_or("localhost");
+    let plain = list
+        .name
+        .chars()
+        .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ');
+    if plain && !list.name.is_empty() {
+        format!("\"{}\" <{}.{host}>", list.name, list.id)
+    } else {
+        format!("<{}.{host}>", list.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_stable_per_post_and_address() {
+        let a = message_id("p", "A@Example.com", "n@leadcraftr.com");
+        assert_eq!(a, message_id("p", "a@example.com", "n@leadcraftr.com"));
+        assert_ne!(a, message_id("q", "a@example.com", "n@leadcraftr.com"));
+        assert!(a.ends_with("@leadcraftr.com>"));
+    }
+
+    #[test]
+    fn mailbox_names_lose_line_breaks() {
+        let m = mailbox("Eve\r\nBcc: x@evil.example", "eve@example.com").unwrap();
+        assert_eq!(m.name.as_deref(), Some("Eve Bcc: x@evil.example"));
+        assert!(mailbox("", "not an address").is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! Opening the database: WAL, a busy timeout, `synchronous=NORMAL` (a commit survives `kill -9`
+//! of herald; WAL keeps it consistent), and the schema migrations, numbered by `user_version`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, IoContext, Result};
+
+/// The database file inside `state_dir`.
+pub const DB_FILE: &str = "herald.db";
+
+/// Migrations, applied in order; `user_version` records how many ran. Never edit one that has
+/// shipped: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: subscribers, membership, the delivery journal, runs, used tokens.
+    "CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_norm TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+        reason TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE memberships (
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        list_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed')),
+        source TEXT NOT NULL CHECK (source IN ('csv', 'cli', 'import', 'serve')),
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (subscriber_id, list_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX memberships_by_list ON memberships(list_id, status);
+    CREATE TABLE campaigns (
+        post_slug TEXT PRIMARY KEY,
+        planned_at INTEGER NOT NULL,
+        recipients INTEGER NOT NULL
+    );
+    CREATE TABLE deliveries (
+        post_slug TEXT NOT NULL,
+        email_norm TEXT NOT NULL,
+        lists TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'cancelled')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        first_attempt INTEGER,
+        next_attempt INTEGER,
+        reply TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (post_slug, email_norm)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_open ON deliveries(status, next_attempt)
+        WHERE status IN ('queued', 'sending', 'deferred');
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        sent INTEGER NOT NULL DEFAULT 0,
+        deferred INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        outcome TEXT
+    );
+    CREATE TABLE csv_merges (
+        list_id TEXT PRIMARY KEY,
+        digest TEXT NOT NULL,
+        merged_at INTEGER NOT NULL
+    );
+    CREATE TABLE used_tokens (
+        nonce TEXT PRIMARY KEY,
+        used_at INTEGER NOT NULL
+    );",
+];
+
+/// An open state database.
+pub struct Db {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+}
+
+impl Db {
+    /// The database file name inside `state_dir`.
+    pub const FILE: &'static str = DB_FILE;
+
+    /// Opens (creating if needed) `state_dir/herald.db` and brings its schema up to date.
+    pub fn open(state_dir: &Path) -> Result<Db> {
+        std::fs::create_dir_all(state_dir).with_path(state_dir)?;
+        let path = state_dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|e| Error::state(&path, e))?;
+        let db = Db { conn, path };
+        db.setup().map_err(|e| db.err(e))?;
+        Ok(db)
+    }
+
+    /// An in-memory copy of the state (or an empty state if there is none yet), for
+    /// `--dry-run`: every step runs as usual and nothing reaches the disk.
+    pub fn scratch_copy(state_dir: &Path) -> Result<Db> {
+        let path = state_dir.join(DB_FILE);
+        let conn = Connection::open_in_memory().map_err(|e| Error::state(&path, e))?;
+        let db = Db {
+            conn,
+            path: path.clone(),
+        };
+        db.setup().map_err(|e| db.err(e))?;
+        if path.exists() {
+            let copy = || -> rusqlite::Result<()> {
+                let uri = format!("file:{}?mode=ro", path.display());
+                db.conn.execute("ATTACH DATABASE ?1 AS src", [uri])?;
+                for table in [
+                    "subscribers",
+                    "memberships",
+                    "campaigns",
+                    "deliveries",
+                    "runs",
+                    "csv_merges",
+                    "used_tokens",
+                ] {
+                    db.conn.execute(
+                        &format!("INSERT INTO main.{table} SELECT * FROM src.{table}"),
+                        [],
+                    )?;
+                }
+                db.conn.execute("DETACH DATABASE src", [])?;
+                Ok(())
+            };
+            copy().map_err(|e| db.err(e))?;
+        }
+        Ok(db)
+    }
+
+    fn setup(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(30))?;
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            return Err(rusqlite::Error::ToSqlConversionFailure(
+                format!(
+                    "the database was written by a newer herald (schema {version}, this one knows {})",
+                    MIGRATIONS.len()
+                )
+                .into(),
+            ));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Wraps a SQLite error with the database path.
+    pub fn err(&self, e: rusqlite::Error) -> Error {
+        Error::state(&self.path, e)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_twice_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let mode: String = db
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(db);
+        let db = Db::open(dir.path()).unwrap();
+        let v: i64 = db
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_corrupt_database_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(DB_FILE),
+            b"this is not a database, just text".repeat(200),
+        )
+        .unwrap();
+        let err = Db::open(dir.path())
+            .err()
+            .expect("corrupt db must fail")
+            .to_string();
+        assert!(err.contains("herald.db"), "{err}");
+    }
+}

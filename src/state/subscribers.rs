@@ -1,0 +1,507 @@
+//! Subscribers and list membership.
+//!
+//! A subscriber has one status: `pending` (signed up, not confirmed), `active`, `unsubscribed`
+//! or `bounced`. Each membership has its own status too, so that unsubscribing from one list
+//! is remembered for that list. Only an active subscriber with an active membership gets mail.
+//! An unsubscribed or bounced address is never brought back by a CSV, an import or `add`:
+//! only by a new confirmed sign-up ([`Db::confirm`]).
+
+use std::collections::{BTreeMap, HashSet};
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Db, normalize};
+use crate::error::Result;
+
+/// Where a membership came from. Only `csv` memberships are removed when a CSV row goes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Csv,
+    Cli,
+    Import,
+    Serve,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Csv => "csv",
+            Source::Cli => "cli",
+            Source::Import => "import",
+            Source::Serve => "serve",
+        }
+    }
+}
+
+/// What adding a member did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    Added,
+    AlreadyMember,
+    /// Not added: the address unsubscribed or bounced (the reason says which).
+    Suppressed(String),
+}
+
+/// One subscriber as `subscribers list` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Member {
+    pub email: String,
+    pub name: String,
+    pub status: String,
+    /// Lists with an active (or, for pending subscribers, pending) membership.
+    pub lists: Vec<String>,
+}
+
+/// What merging a list's CSV did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Merged {
+    pub added: usize,
+    pub removed: usize,
+    /// Rows skipped because the address unsubscribed or bounced.
+    pub suppressed: usize,
+    /// The CSV was the same as last time: nothing was done.
+    pub unchanged: bool,
+}
+
+impl Db {
+    fn subscriber(&self, norm: &str) -> rusqlite::Result<Option<(i64, String)>> {
+        self.conn
+            .prepare_cached("SELECT id, status FROM subscribers WHERE email_norm = ?1")?
+            .query_row([norm], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    }
+
+    fn create(&self, email: &str, name: &str, status: &str, now: i64) -> rusqlite::Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO subscribers (email, email_norm, name, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .execute(params![email.trim(), normalize(email), name, status, now])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn add_member_raw(
+        &self,
+        email: &str,
+        name: &str,
+        list: &str,
+        source: Source,
+        now: i64,
+    ) -> rusqlite::Result<Added> {
+        let norm = normalize(email);
+        let id = match self.subscriber(&norm)? {
+            Some((_, status)) if status == "unsubscribed" || status == "bounced" => {
+                return Ok(Added::Suppressed(status));
+            }
+            Some((id, status)) => {
+                if status != "active" {
+                    self.conn
+                        .prepare_cached("UPDATE subscribers SET status = 'active', updated_at = ?2 WHERE id = ?1")?
+                        .execute(params![id, now])?;
+                }
+                if !name.is_empty() {
+                    self.conn
+                        .prepare_cached(
+                            "UPDATE subscribers SET name = ?2 WHERE id = ?1 AND name = ''",
+                        )?
+                        .execute(params![id, name])?;
+                }
+                id
+            }
+            None => self.create(email, name, "active", now)?,
+        };
+        let existing: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT status FROM memberships WHERE subscriber_id = ?1 AND list_id = ?2",
+            )?
+            .query_row(params![id, list], |r| r.get(0))
+            .optional()?;
+        match existing.as_deref() {
+            Some("unsubscribed") => Ok(Added::Suppressed("unsubscribed".into())),
+            Some("active") => Ok(Added::AlreadyMember),
+            Some(_) => {
+                self.conn
+                    .prepare_cached("UPDATE memberships SET status = 'active', updated_at = ?3 WHERE subscriber_id = ?1 AND list_id = ?2")?
+                    .execute(params![id, list, now])?;
+                Ok(Added::Added)
+            }
+            None => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO memberships (subscriber_id, list_id, status, source, updated_at)
+                         VALUES (?1, ?2, 'active', ?3, ?4)",
+                    )?
+                    .execute(params![id, list, source.as_str(), now])?;
+                Ok(Added::Added)
+            }
+        }
+    }
+
+    /// Adds an active member to `list` (CLI `add`, imports).
+    pub fn add_member(
+        &self,
+        email: &str,
+        name: &str,
+        list: &str,
+        source: Source,
+        now: i64,
+    ) -> Result<Added> {
+        self.add_member_raw(email, name, list, source, now)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Adds many members in one transaction; returns one outcome per row.
+    pub fn add_members(
+        &self,
+        rows: &[(String, String)],
+        list: &str,
+        source: Source,
+        now: i64,
+    ) -> Result<Vec<Added>> {
+        let run = || -> rusqlite::Result<Vec<Added>> {
+            let tx = self.conn.unchecked_transaction()?;
+            let out = rows
+                .iter()
+                .map(|(e, n)| self.add_member_raw(e, n, list, source, now))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Removes `email` from `list` (the owner's decision, not a suppression). Returns whether
+    /// it was a member.
+    pub fn remove_member(&self, email: &str, list: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM memberships WHERE list_id = ?2
+                 AND subscriber_id = (SELECT id FROM subscribers WHERE email_norm = ?1)",
+                params![normalize(email), list],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    /// Unsubscribes `email` from `lists`, or from everything when `lists` is `None`. The
+    /// subscriber becomes `unsubscribed` once no active membership is left. Returns whether
+    /// the address was known.
+    pub fn unsubscribe(&self, email: &str, lists: Option<&[String]>, now: i64) -> Result<bool> {
+        let run = || -> rusqlite::Result<bool> {
+            let tx = self.conn.unchecked_transaction()?;
+            let Some((id, _)) = self.subscriber(&normalize(email))? else {
+                return Ok(false);
+            };
+            match lists {
+                None => {
+                    tx.execute(
+                        "UPDATE memberships SET status = 'unsubscribed', updated_at = ?2 WHERE subscriber_id = ?1",
+                        params![id, now],
+                    )?;
+                }
+                Some(lists) => {
+                    for l in lists {
+                        tx.execute(
+                            "INSERT INTO memberships (subscriber_id, list_id, status, source, updated_at)
+                             VALUES (?1, ?2, 'unsubscribed', 'serve', ?3)
+                             ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = 'unsubscribed', updated_at = ?3",
+                            params![id, l, now],
+                        )?;
+                    }
+                }
+            }
+            let left: i64 = tx.query_row(
+                "SELECT count(*) FROM memberships WHERE subscriber_id = ?1 AND status = 'active'",
+                [id],
+                |r| r.get(0),
+            )?;
+            if left == 0 {
+                tx.execute(
+                    "UPDATE subscribers SET status = 'unsubscribed', updated_at = ?2 WHERE id = ?1 AND status != 'bounced'",
+                    params![id, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// A hard bounce: the address gets no more mail until it signs up and confirms again.
+    pub fn mark_bounced(&self, email: &str, reason: &str, now: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE subscribers SET status = 'bounced', reason = ?2, updated_at = ?3 WHERE email_norm = ?1",
+                params![normalize(email), reason, now],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A sign-up through `serve`, before confirmation. A new address becomes `pending`; a
+    /// known one keeps its status until it confirms (no change an outsider could observe).
+    pub fn sign_up(&self, email: &str, name: &str, now: i64) -> Result<()> {
+        let run = || -> rusqlite::Result<()> {
+            if self.subscriber(&normalize(email))?.is_none() {
+                self.create(email, name, "pending", now)?;
+            }
+            Ok(())
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// A confirmed sign-up: the address becomes active in `lists`, even if it had
+    /// unsubscribed or bounced before (this is the one way back).
+    pub fn confirm(&self, email: &str, name: &str, lists: &[String], now: i64) -> Result<()> {
+        let run = || -> rusqlite::Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            let id = match self.subscriber(&normalize(email))? {
+                Some((id, _)) => {
+                    tx.execute(
+                        "UPDATE subscribers SET status = 'active', reason = NULL, updated_at = ?2,
+                         name = CASE WHEN ?3 = '' THEN name ELSE ?3 END WHERE id = ?1",
+                        params![id, now, name],
+                    )?;
+                    id
+                }
+                None => self.create(email, name, "active", now)?,
+            };
+            for l in lists {
+                tx.execute(
+                    "INSERT INTO memberships (subscriber_id, list_id, status, source, updated_at)
+                     VALUES (?1, ?2, 'active', 'serve', ?3)
+                     ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = 'active', updated_at = ?3",
+                    params![id, l, now],
+                )?;
+            }
+            tx.commit()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Merges a list's CSV: rows join the list, `csv` members no longer in it leave. Skipped
+    /// entirely when `digest` matches the last merge of this list.
+    pub fn merge_csv(
+        &self,
+        list: &str,
+        rows: &[(String, String)],
+        digest: &str,
+        now: i64,
+    ) -> Result<Merged> {
+        let run = || -> rusqlite::Result<Merged> {
+            let last: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT digest FROM csv_merges WHERE list_id = ?1",
+                    [list],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if last.as_deref() == Some(digest) {
+                return Ok(Merged {
+                    unchanged: true,
+                    ..Default::default()
+                });
+            }
+            let tx = self.conn.unchecked_transaction()?;
+            let mut m = Merged::default();
+            let mut keep = HashSet::new();
+            for (email, name) in rows {
+                keep.insert(normalize(email));
+                match self.add_member_raw(email, name, list, Source::Csv, now)? {
+                    Added::Added => m.added += 1,
+                    Added::AlreadyMember => {}
+                    Added::Suppressed(_) => m.suppressed += 1,
+                }
+            }
+            let csv_members: Vec<(i64, String)> = {
+                let mut st = tx.prepare(
+                    "SELECT s.id, s.email_norm FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id
+                     WHERE m.list_id = ?1 AND m.source = 'csv' AND m.status != 'unsubscribed'",
+                )?;
+                st.query_map([list], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            for (id, norm) in csv_members {
+                if !keep.contains(&norm) {
+                    tx.execute(
+                        "DELETE FROM memberships WHERE subscriber_id = ?1 AND list_id = ?2",
+                        params![id, list],
+                    )?;
+                    m.removed += 1;
+                }
+            }
+            tx.execute(
+                "INSERT INTO csv_merges (list_id, digest, merged_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (list_id) DO UPDATE SET digest = ?2, merged_at = ?3",
+                params![list, digest, now],
+            )?;
+            tx.commit()?;
+            Ok(m)
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Subscribers, filtered by list membership and status, ordered by address.
+    pub fn members(&self, list: Option<&str>, status: Option<&str>) -> Result<Vec<Member>> {
+        let run = || -> rusqlite::Result<Vec<Member>> {
+            let mut st = self.conn.prepare(
+                "SELECT s.email, s.name, s.status,
+                        (SELECT group_concat(list_id, ',') FROM
+                           (SELECT list_id FROM memberships WHERE subscriber_id = s.id AND status != 'unsubscribed' ORDER BY list_id))
+                 FROM subscribers s
+                 WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.subscriber_id = s.id
+                          AND m.list_id = ?1 AND (m.status != 'unsubscribed' OR s.status = 'unsubscribed')))
+                   AND (?2 IS NULL OR s.status = ?2)
+                 ORDER BY s.email_norm",
+            )?;
+            st.query_map(params![list, status], |r| {
+                let lists: Option<String> = r.get(3)?;
+                Ok(Member {
+                    email: r.get(0)?,
+                    name: r.get(1)?,
+                    status: r.get(2)?,
+                    lists: lists
+                        .map(|l| l.split(',').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                })
+            })?
+            .collect()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Active members per list id.
+    pub fn list_sizes(&self) -> Result<BTreeMap<String, i64>> {
+        let run = || -> rusqlite::Result<BTreeMap<String, i64>> {
+            let mut st = self.conn.prepare(
+                "SELECT m.list_id, count(*) FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id
+                 WHERE m.status = 'active' AND s.status = 'active' GROUP BY m.list_id",
+            )?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Records a confirmation nonce; false when it was used before.
+    pub fn use_nonce(&self, nonce: &str, now: i64) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO used_tokens (nonce, used_at) VALUES (?1, ?2)",
+                params![nonce, now],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        (dir, db)
+    }
+
+    fn rows(v: &[&str]) -> Vec<(String, String)> {
+        v.iter().map(|e| (e.to_string(), String::new())).collect()
+    }
+
+    #[test]
+    fn addresses_compare_case_insensitively() {
+        let (_d, db) = db();
+        assert_eq!(
+            db.add_member("Ann@Example.com", "Ann", "all", Source::Cli, 1)
+                .unwrap(),
+            Added::Added
+        );
+        assert_eq!(
+            db.add_member("ann@example.COM", "", "all", Source::Cli, 1)
+                .unwrap(),
+            Added::AlreadyMember
+        );
+        assert_eq!(db.members(Some("all"), None).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn csv_merge_adds_and_removes_only_its_own_members() {
+        let (_d, db) = db();
+        db.add_member("cli@example.com", "", "all", Source::Cli, 1)
+            .unwrap();
+        let m = db
+            .merge_csv("all", &rows(&["a@example.com", "b@example.com"]), "d1", 1)
+            .unwrap();
+        assert_eq!((m.added, m.removed), (2, 0));
+        let m = db
+            .merge_csv("all", &rows(&["a@example.com"]), "d2", 2)
+            .unwrap();
+        assert_eq!((m.added, m.removed), (0, 1));
+        let emails: Vec<String> = db
+            .members(Some("all"), Some("active"))
+            .unwrap()
+            .into_iter()
+            .map(|m| m.email)
+            .collect();
+        assert_eq!(emails, vec!["a@example.com", "cli@example.com"]);
+        assert!(
+            db.merge_csv("all", &rows(&["a@example.com"]), "d2", 3)
+                .unwrap()
+                .unchanged
+        );
+    }
+
+    #[test]
+    fn unsubscribed_and_bounced_are_never_brought_back_by_csv_or_add() {
+        let (_d, db) = db();
+        db.merge_csv("all", &rows(&["a@example.com", "b@example.com"]), "d1", 1)
+            .unwrap();
+        db.unsubscribe("A@example.com", Some(&["all".into()]), 2)
+            .unwrap();
+        db.mark_bounced("b@example.com", "550 no such user", 2)
+            .unwrap();
+        let m = db
+            .merge_csv("all", &rows(&["a@example.com", "b@example.com"]), "d2", 3)
+            .unwrap();
+        assert_eq!((m.added, m.suppressed), (0, 2));
+        assert!(matches!(
+            db.add_member("a@example.com", "", "all", Source::Import, 4)
+                .unwrap(),
+            Added::Suppressed(_)
+        ));
+        assert!(db.members(Some("all"), Some("active")).unwrap().is_empty());
+        // Only a confirmed sign-up brings an address back.
+        db.confirm("a@example.com", "", &["all".into()], 5).unwrap();
+        assert_eq!(db.members(Some("all"), Some("active")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unsubscribing_one_list_keeps_the_others() {
+        let (_d, db) = db();
+        db.add_member("a@example.com", "", "all", Source::Cli, 1)
+            .unwrap();
+        db.add_member("a@example.com", "", "seo", Source::Cli, 1)
+            .unwrap();
+        db.unsubscribe("a@example.com", Some(&["seo".into()]), 2)
+            .unwrap();
+        let m = &db.members(None, None).unwrap()[0];
+        assert_eq!(m.status, "active");
+        assert_eq!(m.lists, vec!["all"]);
+        db.unsubscribe("a@example.com", Some(&["all".into()]), 3)
+            .unwrap();
+        assert_eq!(db.members(None, None).unwrap()[0].status, "unsubscribed");
+    }
+
+    #[test]
+    fn nonces_work_once() {
+        let (_d, db) = db();
+        assert!(db.use_nonce("n1", 1).unwrap());
+        assert!(!db.use_nonce("n1", 2).unwrap());
+    }
+}

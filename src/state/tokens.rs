@@ -1,0 +1,156 @@
+//! Signed tokens: `base64url(payload).base64url(HMAC-SHA256(secret, payload))`.
+//!
+//! - unsubscribe: (address, the list ids that caused the mail); never expires, so the link in
+//!   an old mail still works.
+//! - confirm: (address, name, list ids, expiry, nonce); the nonce makes it single use.
+//!
+//! Verification is constant time (`Mac::verify_slice`); a token for one address or list set
+//! cannot be turned into another without the secret.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// What an unsubscribe token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unsubscribe {
+    pub email: String,
+    pub lists: Vec<String>,
+}
+
+/// What a confirmation token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirm {
+    pub email: String,
+    pub name: String,
+    pub lists: Vec<String>,
+    /// Unix seconds after which the token is refused.
+    pub expires: i64,
+    /// Random, recorded when used: a token works once.
+    pub nonce: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t")]
+enum Payload {
+    #[serde(rename = "u")]
+    Unsubscribe(Unsubscribe),
+    #[serde(rename = "c")]
+    Confirm(Confirm),
+}
+
+fn mac(secret: &[u8; 32]) -> HmacSha256 {
+    // HMAC takes keys of any length.
+    HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC accepts any key"))
+}
+
+fn sign(secret: &[u8; 32], payload: &Payload) -> String {
+    let body = serde_json::to_vec(payload).unwrap_or_default();
+    let mut m = mac(secret);
+    m.update(&body);
+    let tag = m.finalize().into_bytes();
+    format!("{}.{}", B64.encode(&body), B64.encode(tag))
+}
+
+fn verify(secret: &[u8; 32], token: &str) -> Option<Payload> {
+    let (body, tag) = token.trim().split_once('.')?;
+    let body = B64.decode(body).ok()?;
+    let tag = B64.decode(tag).ok()?;
+    let mut m = mac(secret);
+    m.update(&body);
+    m.verify_slice(&tag).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+pub fn sign_unsubscribe(secret: &[u8; 32], email: &str, lists: &[String]) -> String {
+    sign(
+        secret,
+        &Payload::Unsubscribe(Unsubscribe {
+            email: email.to_string(),
+            lists: lists.to_vec(),
+        }),
+    )
+}
+
+/// `None` for a forged, altered or foreign token.
+pub fn verify_unsubscribe(secret: &[u8; 32], token: &str) -> Option<Unsubscribe> {
+    match verify(secret, token)? {
+        Payload::Unsubscribe(u) => Some(u),
+        Payload::Confirm(_) => None,
+    }
+}
+
+pub fn sign_confirm(secret: &[u8; 32], confirm: &Confirm) -> String {
+    sign(secret, &Payload::Confirm(confirm.clone()))
+}
+
+/// `None` for a forged, altered or foreign token; expiry and single use are the caller's.
+pub fn verify_confirm(secret: &[u8; 32], token: &str) -> Option<Confirm> {
+    match verify(secret, token)? {
+        Payload::Confirm(c) => Some(c),
+        Payload::Unsubscribe(_) => None,
+    }
+}
+
+/// A random nonce for confirmation tokens.
+pub fn nonce() -> String {
+    let mut b = [0u8; 16];
+    // Without randomness a nonce from the clock still keeps tokens single use.
+    if getrandom::fill(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        b[..16].copy_from_slice(&t.as_nanos().to_le_bytes());
+    }
+    B64.encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: [u8; 32] = [7; 32];
+
+    #[test]
+    fn unsubscribe_round_trip() {
+        let t = sign_unsubscribe(&K, "a@example.com", &["all".into(), "seo".into()]);
+        let u = verify_unsubscribe(&K, &t).unwrap();
+        assert_eq!(u.email, "a@example.com");
+        assert_eq!(u.lists, vec!["all", "seo"]);
+    }
+
+    #[test]
+    fn forged_and_altered_tokens_are_refused() {
+        let t = sign_unsubscribe(&K, "a@example.com", &["all".into()]);
+        assert!(verify_unsubscribe(&[8; 32], &t).is_none(), "other secret");
+        let (body, tag) = t.split_once('.').unwrap();
+        // Swap the payload for another address, keep the tag.
+        let other = sign_unsubscribe(&K, "b@example.com", &["all".into()]);
+        let other_body = other.split_once('.').unwrap().0;
+        assert!(verify_unsubscribe(&K, &format!("{other_body}.{tag}")).is_none());
+        let mut flipped = tag.to_string();
+        flipped.replace_range(0..1, if tag.starts_with('A') { "B" } else { "A" });
+        assert!(verify_unsubscribe(&K, &format!("{body}.{flipped}")).is_none());
+        for junk in ["", ".", "abc", "a.b.c", "💥.💥"] {
+            assert!(verify_unsubscribe(&K, junk).is_none(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn token_kinds_do_not_mix() {
+        let c = Confirm {
+            email: "a@e.com".into(),
+            name: String::new(),
+            lists: vec![],
+            expires: 1,
+            nonce: nonce(),
+        };
+        let t = sign_confirm(&K, &c);
+        assert!(verify_unsubscribe(&K, &t).is_none());
+        assert_eq!(verify_confirm(&K, &t).unwrap(), c);
+    }
+}
