@@ -8,6 +8,8 @@ use crate::config::Config;
 use crate::content::{self, Content};
 use crate::error::{ExitStatus, Result};
 use crate::feeds::{self, FeedFile};
+use crate::newsletter::templates;
+use crate::state::stamp::{self, Stamp};
 use crate::write::{self, Written};
 
 /// What a build did.
@@ -25,13 +27,59 @@ const MANIFEST: &str = "feeds.manifest";
 
 pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let config = ctx.config()?;
+    if let Some(report) = up_to_date(ctx, &config)?.map(|s| report_of(&s)) {
+        print_report(ctx, &report);
+        return Ok(ExitStatus::Success);
+    }
     let content = content::load(&config)?;
     for w in &content.warnings {
         ctx.ui.detail(format!("warning: {w}"));
     }
     let report = build_feeds(ctx, &config, &content)?;
+    save_stamp(ctx, &config, &content, &report, false)?;
     print_report(ctx, &report);
     Ok(ExitStatus::Success)
+}
+
+/// The last build's stamp, if nothing it depends on changed since and no post became due.
+pub(super) fn up_to_date(ctx: &Ctx, config: &Config) -> Result<Option<Stamp>> {
+    let Some(stamp) = stamp::read(&config.state_dir) else { return Ok(None) };
+    let inputs = inputs_digest(config)?;
+    let outputs = outputs_digest(config)?;
+    Ok(stamp.fresh(&inputs, &outputs, ctx.now.timestamp()).then_some(stamp))
+}
+
+pub(super) fn report_of(s: &Stamp) -> BuildReport {
+    BuildReport { posts: s.posts, tags: s.tags, unchanged: s.files, ..Default::default() }
+}
+
+/// Records what this build saw, so that an unchanged site is not loaded again.
+pub(super) fn save_stamp(ctx: &Ctx, config: &Config, content: &Content, report: &BuildReport, planned: bool) -> Result<()> {
+    let s = Stamp {
+        inputs: inputs_digest(config)?,
+        outputs: outputs_digest(config)?,
+        built_at: ctx.now.timestamp(),
+        next_due: content.scheduled(ctx.now).first().map(|p| p.date.timestamp()),
+        posts: report.posts,
+        tags: report.tags,
+        files: report.written + report.unchanged,
+        planned,
+    };
+    stamp::save(&config.state_dir, &s)
+}
+
+fn inputs_digest(config: &Config) -> Result<String> {
+    let config_bytes = std::fs::read(&config.file).map_err(|e| crate::error::Error::io(&config.file, e))?;
+    let mut files = content::source_files(config)?;
+    files.extend(templates::DEFAULTS.iter().map(|(name, _)| config.templates_dir.join(name)));
+    let root = config.root.as_os_str().as_encoded_bytes();
+    Ok(stamp::digest_files(&[&config_bytes, root], &files))
+}
+
+fn outputs_digest(config: &Config) -> Result<String> {
+    let written = read_manifest(&config.state_dir.join(MANIFEST))?;
+    let files: Vec<_> = written.iter().map(|f| config.output_dir.join(f)).collect();
+    Ok(stamp::digest_files(&[], &files))
 }
 
 pub(super) fn print_report(ctx: &Ctx, r: &BuildReport) {
@@ -52,6 +100,8 @@ pub(super) fn print_report(ctx: &Ctx, r: &BuildReport) {
 /// Renders all feeds (failing before any write), then writes the changed ones and removes
 /// tag feeds herald wrote earlier whose tag has no due post any more.
 pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<BuildReport> {
+    // From here on the outputs may change: a crash must not leave a stamp claiming otherwise.
+    stamp::remove(&config.state_dir);
     let files = feeds::render(config, content, ctx.now)?;
     let plan = feeds::plan(config, content, ctx.now);
     let mut report = BuildReport {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use super::Ctx;
-use super::build::{build_feeds, print_report};
+use super::build::{self, build_feeds, print_report};
 use crate::config::{Config, Newsletter, TransportKind};
 use crate::content::{self, Content, Post};
 use crate::error::{Error, ExitStatus, Result};
@@ -23,21 +23,32 @@ use crate::transport::{self, Envelope};
 
 pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     let config = ctx.config()?;
-    let content = content::load(&config)?;
-    let templates = match &config.newsletter {
-        Some(_) => Some(Templates::load(&config)?),
-        None => None,
-    };
     if dry_run {
+        let content = content::load(&config)?;
+        let templates = config.newsletter.as_ref().map(|_| Templates::load(&config)).transpose()?;
         return dry(ctx, &config, &content, templates.as_ref());
     }
     let _lock = PublishLock::acquire(
         &config.state_dir,
         &config.display(&config.state_dir.join("publish.lock")),
     )?;
-    let report = build_feeds(ctx, &config, &content)?;
-    print_report(ctx, &report);
-    let (Some(n), Some(templates)) = (&config.newsletter, &templates) else {
+    // A cron run on an unchanged site: no post to load, no feed to render, no post to plan.
+    let fresh = build::up_to_date(ctx, &config)?.filter(|s| s.planned || config.newsletter.is_none());
+    let mut loaded = None;
+    match &fresh {
+        Some(stamp) => print_report(ctx, &build::report_of(stamp)),
+        None => {
+            let content = content::load(&config)?;
+            let templates = config.newsletter.as_ref().map(|_| Templates::load(&config)).transpose()?;
+            let report = build_feeds(ctx, &config, &content)?;
+            print_report(ctx, &report);
+            loaded = Some((content, templates, report));
+        }
+    }
+    let Some(n) = &config.newsletter else {
+        if let Some((content, _, report)) = &loaded {
+            build::save_stamp(ctx, &config, content, report, true)?;
+        }
         return Ok(ExitStatus::Success);
     };
     // Check the transport's settings (and the password variable) before touching the state.
@@ -46,9 +57,11 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     let now = ctx.now.timestamp();
     let run_id = db.start_run(now)?;
     merge_csvs(ctx, &config, n, &db)?;
-    for (post, count) in plan_campaigns(n, &content, &db, ctx)? {
-        ctx.ui
-            .log(format!("\"{}\": {count} recipients", post.title));
+    if let Some((content, _, report)) = &loaded {
+        for (post, count) in plan_campaigns(n, content, &db, ctx)? {
+            ctx.ui.log(format!("\"{}\": {count} recipients", post.title));
+        }
+        build::save_stamp(ctx, &config, content, report, true)?;
     }
     let open_slugs = db.open_slugs()?;
     if open_slugs.is_empty() {
@@ -56,8 +69,12 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         ctx.ui.detail("nothing to send");
         return Ok(ExitStatus::Success);
     }
+    let (content, templates) = match loaded {
+        Some((content, Some(templates), _)) => (content, templates),
+        _ => (content::load(&config)?, Templates::load(&config)?),
+    };
     let secret = secret::load_or_create(&config.state_dir)?;
-    let mailers = mailers(&config, templates, &content, &open_slugs, ctx);
+    let mailers = mailers(&config, &templates, &content, &open_slugs, ctx);
     let total: u64 = db
         .journal_counts()?
         .iter()

@@ -144,11 +144,8 @@ pub fn slugify(s: &str) -> Option<String> {
 /// Loads every post under `config.content_dir`. Every file is checked on its own; all problems
 /// are returned together.
 pub fn load(config: &Config) -> Result<Content> {
-    let mut files = Vec::new();
-    collect_md(&config.content_dir, &mut files)?;
-    files.sort();
-    let results: Vec<Result<(Post, Vec<Diagnostic>), Vec<Diagnostic>>> =
-        files.par_iter().map(|f| load_post(config, f)).collect();
+    let files = source_files(config)?;
+    let results: Vec<Loaded> = files.par_iter().map(|f| load_post(config, f)).collect();
     let mut posts = Vec::with_capacity(results.len());
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
@@ -181,6 +178,14 @@ pub fn load(config: &Config) -> Result<Content> {
     Ok(Content { posts, warnings })
 }
 
+/// Every post file under `content_dir`, sorted (hidden files and folders skipped).
+pub fn source_files(config: &Config) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    collect_md(&config.content_dir, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
 fn collect_md(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
@@ -193,9 +198,7 @@ fn collect_md(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
         if kind.is_dir() {
             collect_md(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "md") && !kind.is_symlink()
-            || path.extension().is_some_and(|e| e == "md") && path.is_file()
-        {
+        } else if path.extension().is_some_and(|e| e == "md") && path.is_file() {
             out.push(path);
         }
     }

@@ -8,6 +8,7 @@ mod db;
 pub mod journal;
 mod lock;
 pub mod secret;
+pub mod stamp;
 pub mod subscribers;
 pub mod tokens;
 

@@ -1,0 +1,85 @@
+//! The build stamp: what the last build saw (a digest of every input file's size, mtime and
+//! inode, of the config and templates, and of every output file), and when its result stops
+//! being valid (the next scheduled post). When nothing changed and no post became due, a cron
+//! run can skip loading, rendering and planning entirely.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::write;
+
+pub const FILE: &str = "build.stamp";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Digest of herald's version, the config, the templates and every post file's metadata.
+    pub inputs: String,
+    /// Digest of the metadata of every feed file written.
+    pub outputs: String,
+    /// The `--now` of the build (a run with an earlier clock must rebuild).
+    pub built_at: i64,
+    /// When the next scheduled post becomes due; the stamp is stale from then on.
+    pub next_due: Option<i64>,
+    pub posts: usize,
+    pub tags: usize,
+    pub files: usize,
+    /// Set by `publish` once every mailable post has its recipients fixed.
+    pub planned: bool,
+}
+
+impl Stamp {
+    /// Whether this stamp still describes the site at `now` with these digests.
+    pub fn fresh(&self, inputs: &str, outputs: &str, now: i64) -> bool {
+        self.inputs == inputs
+            && self.outputs == outputs
+            && now >= self.built_at
+            && self.next_due.is_none_or(|due| now < due)
+    }
+}
+
+pub fn read(state_dir: &Path) -> Option<Stamp> {
+    let bytes = std::fs::read(state_dir.join(FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+pub fn save(state_dir: &Path, stamp: &Stamp) -> Result<()> {
+    let bytes = serde_json::to_vec(stamp).map_err(|e| Error::msg(format!("build stamp: {e}")))?;
+    write::write_atomic(&state_dir.join(FILE), &bytes, 0o644)
+}
+
+pub fn remove(state_dir: &Path) {
+    let _ = std::fs::remove_file(state_dir.join(FILE));
+}
+
+/// Digest of files' metadata (path, size, mtime in ns, inode); a missing file counts too.
+pub fn digest_files<'a>(extra: &[&[u8]], files: impl IntoIterator<Item = &'a PathBuf>) -> String {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    for e in extra {
+        h.update((e.len() as u64).to_le_bytes());
+        h.update(e);
+    }
+    for f in files {
+        h.update(f.as_os_str().as_encoded_bytes());
+        h.update([0]);
+        match std::fs::metadata(f) {
+            Ok(m) => {
+                h.update(m.len().to_le_bytes());
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                h.update(mtime.to_le_bytes());
+                #[cfg(unix)]
+                h.update(std::os::unix::fs::MetadataExt::ino(&m).to_le_bytes());
+            }
+            Err(_) => h.update(b"missing"),
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
