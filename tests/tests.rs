@@ -1,1 +1,15 @@
+//! herald's integration tests: one binary (Cargo.toml has `autotests = false`), one module per
+//! topic, each running the real `herald` on a site in a temp dir through `support::Site`.
+//!
+//! Run one topic with `cargo test --test integration feeds` (or `cli`, ...). Fixture sites live
+//! in `tests/fixtures/`; broken inputs, one per error message, in `tests/fixtures/invalid/`.
 
+// Shared by every topic module; not every topic uses every helper.
+#[allow(dead_code)]
+mod support;
+
+// Topic modules: add new ones here (newsletter, serve, ...), one file per topic in tests/.
+mod cli;
+mod feeds;
+mod newsletter;
+mod serve;

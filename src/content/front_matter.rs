@@ -64,10 +64,14 @@ pub fn parse(path: &Path, yaml: &str, first_line: usize) -> Result<FrontMatter, 
         Value::Mapping(Mapping::new())
     } else {
         serde_yaml::from_str(yaml).map_err(|e| {
+            // At the end of the YAML, libyaml points past its last line, at the closing `---`;
+            // name the last YAML line instead, where the unclosed thing is.
+            let last = first_line + yaml.lines().count().max(1) - 1;
             let line = e
                 .location()
                 .map(|l| l.line() + first_line - 1)
-                .unwrap_or(first_line);
+                .unwrap_or(first_line)
+                .min(last);
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             vec![Diagnostic::at(
@@ -204,7 +208,7 @@ mod tests {
     fn yaml_error_line_is_the_file_line() {
         let e = parse(Path::new("p.md"), "title: a\ndate: [\n", 2).unwrap_err();
         assert!(
-            e[0].to_string().starts_with("p.md:4: invalid front matter"),
+            e[0].to_string().starts_with("p.md:3: invalid front matter"),
             "{}",
             e[0]
         );

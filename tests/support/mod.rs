@@ -1,0 +1,12 @@
+//! Helpers shared by every topic module of the integration tests.
+//!
+//! - `site`: [`Site`], a fixture site in a temp dir, and [`Run`], one run of the real binary.
+//! - `smtp`: a scripted SMTP server on `127.0.0.1:0`, run inside the test.
+//!
+//! A helper lives here once a second topic module needs it; until then it stays beside its one
+//! caller (STYLE.md "No utils grab bag").
+
+pub mod site;
+pub mod smtp;
+
+pub use site::{NOW, Run, Site};

@@ -1,0 +1,349 @@
+//! [`Site`]: a herald site in a fresh temp dir, and [`Run`]: one run of the real binary on it
+//! (mdBook's `BookTest`, zola's test sites).
+//!
+//! ```ignore
+//! let site = Site::fixture("basic");                  // copy tests/fixtures/basic/
+//! site.write("content/posts/new.md", "---\ntitle: New\ndate: 2025-03-01\n---\nHi\n");
+//! let run = site.run(&["build"]).success();            // --site <dir> --now NOW build
+//! assert!(site.read("public/rss.xml").contains("<title>New</title>"));
+//! ```
+//!
+//! The temp dir holds the site in `site/` and nothing else; the binary runs with the temp dir
+//! (not the site) as its working directory, so a command that ignored `--site` fails, and
+//! [`Site::stray_files`] shows anything written outside the site. Each run gets a fixed `--now`
+//! ([`NOW`] unless changed with [`Site::at`]), `TZ` set to an odd zone (no timestamp may depend
+//! on the machine's zone), `HOME` pointing at a folder that does not exist (no test reads the
+//! home directory), no `HERALD_*` variables, and no stdin.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use tempfile::TempDir;
+
+/// The `--now` every run gets unless the test picks another one.
+pub const NOW: &str = "2025-06-01T00:00:00Z";
+
+/// A run that takes longer than this is killed and fails the test (no test may hang CI).
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A site in a temp dir, removed when the value is dropped.
+pub struct Site {
+    tmp: TempDir,
+    root: PathBuf,
+    now: String,
+}
+
+impl Site {
+    /// A copy of `tests/fixtures/NAME/`.
+    pub fn fixture(name: &str) -> Site {
+        let site = Site::empty();
+        let from = fixtures_dir().join(name);
+        assert!(from.is_dir(), "no fixture site {}", from.display());
+        copy_dir(&from, &site.root);
+        site
+    }
+
+    /// A copy of the repository's own example site: `config/`, `content/` and, if present,
+    /// `templates/` (never `public/`, `state/` or `outbox/`).
+    pub fn example() -> Site {
+        let site = Site::empty();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for dir in ["config", "content", "templates"] {
+            if repo.join(dir).is_dir() {
+                copy_dir(&repo.join(dir), &site.root.join(dir));
+            }
+        }
+        site
+    }
+
+    /// An empty site folder (for `init`, or a site written file by file).
+    pub fn empty() -> Site {
+        let tmp = tempfile::Builder::new()
+            .prefix("herald-test-")
+            .tempdir()
+            .expect("temp dir");
+        let root = tmp.path().join("site");
+        std::fs::create_dir(&root).expect("site dir");
+        Site {
+            tmp,
+            root,
+            now: NOW.to_string(),
+        }
+    }
+
+    /// Uses `now` (RFC 3339) as `--now` from here on.
+    pub fn at(mut self, now: &str) -> Site {
+        self.set_now(now);
+        self
+    }
+
+    /// Uses `now` (RFC 3339) as `--now` from here on.
+    pub fn set_now(&mut self, now: &str) {
+        self.now = now.to_string();
+    }
+
+    /// The site root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `rel` under the site root.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Writes (or overwrites) `rel`, creating folders as needed.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Site {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
+        }
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        self
+    }
+
+    /// Copies `tests/fixtures/<fixture>` (a single file) to `rel` in the site.
+    pub fn copy_fixture_file(&self, fixture: &str, rel: &str) -> &Site {
+        let from = fixtures_dir().join(fixture);
+        let bytes = std::fs::read(&from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        self.write(rel, bytes)
+    }
+
+    /// Removes the file `rel`.
+    pub fn remove(&self, rel: &str) -> &Site {
+        let path = self.path(rel);
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        self
+    }
+
+    /// `rel` as UTF-8 text.
+    pub fn read(&self, rel: &str) -> String {
+        String::from_utf8(self.read_bytes(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// `rel` as bytes.
+    pub fn read_bytes(&self, rel: &str) -> Vec<u8> {
+        let path = self.path(rel);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// `rel` parsed as JSON.
+    pub fn read_json(&self, rel: &str) -> serde_json::Value {
+        serde_json::from_slice(&self.read_bytes(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path(rel).exists()
+    }
+
+    /// Every file under `rel` (a folder; empty if it does not exist), by its path relative to
+    /// the site root with `/` separators, with its bytes.
+    pub fn files(&self, rel: &str) -> BTreeMap<String, Vec<u8>> {
+        self.stamps(rel)
+            .into_iter()
+            .map(|(k, (bytes, _))| (k, bytes))
+            .collect()
+    }
+
+    /// Like [`Site::files`], with each file's modification time: compare two of these to
+    /// show that a run left a folder exactly as it was.
+    pub fn stamps(&self, rel: &str) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+        let mut out = BTreeMap::new();
+        walk(&self.root, &self.path(rel), &mut out);
+        out
+    }
+
+    /// Paths written next to the site instead of inside it (should always be empty).
+    pub fn stray_files(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.tmp.path()).expect("temp dir") {
+            let e = e.expect("temp dir entry");
+            if e.path() != self.root {
+                out.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        out
+    }
+
+    /// The binary with the test environment, `--site <root> --now <now>` and `args`; not run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.bare_command(&[]);
+        cmd.arg("--site")
+            .arg(&self.root)
+            .arg("--now")
+            .arg(&self.now)
+            .args(args);
+        cmd
+    }
+
+    /// The binary with the test environment and exactly `args` (no `--site`, no `--now`).
+    pub fn bare_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+        cmd.current_dir(self.tmp.path())
+            .env("TZ", "Pacific/Chatham")
+            .env("HOME", self.tmp.path().join("no-home"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .args(args);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("HERALD_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd
+    }
+
+    /// Runs `herald --site <root> --now <now> ARGS`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run(self.command(args), args)
+    }
+
+    /// Runs `herald ARGS` with nothing added (usage errors, `init`).
+    pub fn run_bare(&self, args: &[&str]) -> Run {
+        run(self.bare_command(args), args)
+    }
+
+    /// `herald build`, which must succeed.
+    pub fn build(&self) -> Run {
+        self.run(&["build"]).success()
+    }
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub args: Vec<String>,
+    /// `None` when a signal ended the process.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts exit code 0 and no panic.
+    #[track_caller]
+    pub fn success(self) -> Run {
+        self.code(0)
+    }
+
+    /// Asserts exit code `code` and no panic.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "herald {:?}: wrong exit code\n{self}",
+            self.args
+        );
+        self.no_panic()
+    }
+
+    /// Asserts that stderr shows no panic (DESIGN.md "Commands": never a panic, for any input).
+    #[track_caller]
+    pub fn no_panic(self) -> Run {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "herald {:?} panicked\n{self}",
+            self.args
+        );
+        self
+    }
+
+    /// stderr, one line per entry.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit: {:?}\n--- stdout\n{}--- stderr\n{}---",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn run(mut cmd: Command, args: &[&str]) -> Run {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start herald");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for herald") {
+            break status;
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("herald {args:?} did not finish within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let text = |h: std::thread::JoinHandle<Vec<u8>>| {
+        String::from_utf8_lossy(&h.join().expect("reader thread")).into_owned()
+    };
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: status.code(),
+        stdout: text(out),
+        stderr: text(err),
+    }
+}
+
+/// `tests/fixtures/`.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()));
+        }
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (Vec<u8>, SystemTime)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            let rel = path.strip_prefix(root).expect("below root");
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>();
+            let meta = std::fs::metadata(&path).expect("metadata");
+            let bytes = std::fs::read(&path).expect("read");
+            out.insert(rel.join("/"), (bytes, meta.modified().expect("mtime")));
+        }
+    }
+}
