@@ -21,11 +21,18 @@ use crate::newsletter::templates::Templates;
 use crate::state::{Db, PublishLock, secret};
 use crate::transport::{self, Envelope};
 
+/// Problem deliveries named one by one in the log; the rest are counted.
+const MAX_LOGGED: usize = 20;
+
 pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     let config = ctx.config()?;
     if dry_run {
         let content = content::load(&config)?;
-        let templates = config.newsletter.as_ref().map(|_| Templates::load(&config)).transpose()?;
+        let templates = config
+            .newsletter
+            .as_ref()
+            .map(|_| Templates::load(&config))
+            .transpose()?;
         return dry(ctx, &config, &content, templates.as_ref());
     }
     let _lock = PublishLock::acquire(
@@ -33,13 +40,18 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         &config.display(&config.state_dir.join("publish.lock")),
     )?;
     // A cron run on an unchanged site: no post to load, no feed to render, no post to plan.
-    let fresh = build::up_to_date(ctx, &config)?.filter(|s| s.planned || config.newsletter.is_none());
+    let fresh =
+        build::up_to_date(ctx, &config)?.filter(|s| s.planned || config.newsletter.is_none());
     let mut loaded = None;
     match &fresh {
         Some(stamp) => print_report(ctx, &build::report_of(stamp)),
         None => {
             let content = content::load(&config)?;
-            let templates = config.newsletter.as_ref().map(|_| Templates::load(&config)).transpose()?;
+            let templates = config
+                .newsletter
+                .as_ref()
+                .map(|_| Templates::load(&config))
+                .transpose()?;
             let report = build_feeds(ctx, &config, &content)?;
             print_report(ctx, &report);
             loaded = Some((content, templates, report));
@@ -59,7 +71,8 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     merge_csvs(ctx, &config, n, &db)?;
     if let Some((content, _, report)) = &loaded {
         for (post, count) in plan_campaigns(n, content, &db, ctx)? {
-            ctx.ui.log(format!("\"{}\": {count} recipients", post.title));
+            ctx.ui
+                .log(format!("\"{}\": {count} recipients", post.title));
         }
         build::save_stamp(ctx, &config, content, report, true)?;
     }
@@ -83,15 +96,20 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         .sum();
     let bar = ctx.ui.progress(total, "sending");
     let ui = ctx.ui;
+    // Under cron every line is mailed to the owner: name the first few problems, count the rest.
+    let logged = std::sync::atomic::AtomicUsize::new(0);
     let on_event = |e: Event| {
         bar.inc(1);
         if e.status != "sent" {
-            bar.suspend(|| {
-                ui.log(format!(
-                    "{} {} for {}: {}",
-                    e.delivery.email, e.status, e.delivery.post_slug, e.reply
-                ))
-            });
+            if logged.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < MAX_LOGGED || ui.verbose
+            {
+                bar.suspend(|| {
+                    ui.log(format!(
+                        "{} {} for {}: {}",
+                        e.delivery.email, e.status, e.delivery.post_slug, e.reply
+                    ))
+                });
+            }
         } else {
             ui.detail(format!(
                 "sent {} to {}",
@@ -137,6 +155,13 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
             String::new()
         },
     );
+    let problems = logged.into_inner();
+    if problems > MAX_LOGGED && !ctx.ui.verbose {
+        ctx.ui.log(format!(
+            "… and {} more not sent; `herald status` lists them",
+            problems - MAX_LOGGED
+        ));
+    }
     ctx.ui.out(&summary);
     let status = if outcome.deferred > 0 {
         "deferred"

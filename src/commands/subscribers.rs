@@ -130,9 +130,9 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                         d
                     })
                     .collect();
-                diags.push(crate::error::Diagnostic::bare(format!(
-                    "herald: nothing imported: fix the rows above or pass --skip-invalid"
-                )));
+                diags.push(crate::error::Diagnostic::bare(
+                    "herald: nothing imported: fix the rows above or pass --skip-invalid",
+                ));
                 return Err(Error::Invalid(diags));
             }
             for p in &problems {

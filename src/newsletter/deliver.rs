@@ -30,7 +30,8 @@ const PAGE: usize = 512;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub sent: usize,
-    /// Still deferred at the end of the run (will be retried by a later run).
+    /// Deliveries still open at the end of the run (deferred, or not reached because the
+    /// server kept failing): a later run sends them.
     pub deferred: usize,
     pub failed: usize,
     pub cancelled: usize,
@@ -72,42 +73,40 @@ pub fn unsubscribe_url(
 /// Sends every open delivery in the journal.
 pub fn deliver(job: &Job, state_dir: &Path) -> Result<Outcome> {
     let mut total = Outcome::default();
-    for pass in 0..=IN_RUN_BACKOFF.len() {
+    // One pass, then one more after each pause while deliveries stay open.
+    for pause in IN_RUN_BACKOFF.iter().map(Some).chain([None]) {
         let o = one_pass(job, state_dir)?;
         total.sent += o.sent;
         total.failed += o.failed;
         total.cancelled += o.cancelled;
         total.bounced += o.bounced;
-        total.deferred = o.deferred;
-        if o.deferred == 0 || pass == IN_RUN_BACKOFF.len() {
-            break;
+        let open = Db::open(state_dir)?.open_count()?;
+        total.deferred = open;
+        match pause {
+            Some(pause) if open > 0 => std::thread::sleep(*pause),
+            _ => break,
         }
-        std::thread::sleep(IN_RUN_BACKOFF[pass]);
     }
     Ok(total)
 }
 
 fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
-    let reader = Db::open(state_dir)?;
+    // One connection for the whole pass: workers take turns on it for their short
+    // transactions, instead of contending for SQLite's write lock (and sleeping in its busy
+    // handler) from separate connections.
+    let db = Mutex::new(Db::open(state_dir)?);
     let stop = AtomicBool::new(false);
     let counts = [(); 5].map(|_| AtomicUsize::new(0));
+    // Consecutive transient failures across workers: when the relay is down, every message
+    // would fail the same way, so the pass stops and the rest wait, untouched, for a later run.
+    let streak = AtomicUsize::new(0);
+    let give_up_after = (job.concurrency * 3).max(6);
     let fatal: Mutex<Option<Error>> = Mutex::new(None);
     let (tx, rx) = mpsc::sync_channel::<Delivery>(job.concurrency * 4);
     let rx = Mutex::new(rx);
     std::thread::scope(|s| -> Result<()> {
         for _ in 0..job.concurrency.max(1) {
             s.spawn(|| {
-                let db = match Db::open(state_dir) {
-                    Ok(db) => db,
-                    Err(e) => {
-                        stop.store(true, Ordering::SeqCst);
-                        fatal
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(e);
-                        return;
-                    }
-                };
                 loop {
                     let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok(d) = next else { break };
@@ -117,6 +116,13 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
                     match one(job, &db, &d) {
                         Ok(k) => {
                             counts[k].fetch_add(1, Ordering::SeqCst);
+                            if k == DEFERRED {
+                                if streak.fetch_add(1, Ordering::SeqCst) + 1 >= give_up_after {
+                                    stop.store(true, Ordering::SeqCst);
+                                }
+                            } else {
+                                streak.store(0, Ordering::SeqCst);
+                            }
                         }
                         Err(e) => {
                             stop.store(true, Ordering::SeqCst);
@@ -131,7 +137,9 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
         }
         let mut after: Option<(String, String)> = None;
         'pages: loop {
-            let page = reader
+            let page = db
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
                 .open_deliveries(after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), PAGE)?;
             let Some(last) = page.last() else { break };
             after = Some((last.post_slug.clone(), last.email_norm.clone()));
@@ -164,7 +172,8 @@ const CANCELLED: usize = 3;
 const BOUNCED: usize = 4;
 
 /// Handles one delivery; returns which counter it adds to. An `Err` stops the run.
-fn one(job: &Job, db: &Db, d: &Delivery) -> Result<usize> {
+fn one(job: &Job, shared: &Mutex<Db>, d: &Delivery) -> Result<usize> {
+    let db = || shared.lock().unwrap_or_else(|p| p.into_inner());
     let now = job.now.timestamp();
     let report = |status: &'static str, reply: &str| {
         (job.on_event)(Event {
@@ -175,7 +184,7 @@ fn one(job: &Job, db: &Db, d: &Delivery) -> Result<usize> {
     };
     if d.subscriber_status != "active" {
         let why = format!("not sent: the address is {}", d.subscriber_status);
-        db.mark_cancelled(d, &why, now)?;
+        db().mark_cancelled(d, &why, now)?;
         report("cancelled", &why);
         return Ok(CANCELLED);
     }
@@ -185,7 +194,7 @@ fn one(job: &Job, db: &Db, d: &Delivery) -> Result<usize> {
     let lists: Vec<&List> = n.lists.iter().filter(|l| d.lists.contains(&l.id)).collect();
     let Some(mailer) = job.mailers.get(&d.post_slug).filter(|_| !lists.is_empty()) else {
         let why = "not sent: the post or its lists are no longer published";
-        db.mark_cancelled(d, why, now)?;
+        db().mark_cancelled(d, why, now)?;
         report("cancelled", why);
         return Ok(CANCELLED);
     };
@@ -194,7 +203,7 @@ fn one(job: &Job, db: &Db, d: &Delivery) -> Result<usize> {
         && now - first >= i64::from(n.retry_days) * 86_400
     {
         let why = format!("gave up after {} days of temporary failures", n.retry_days);
-        db.mark_failed(d, &why, now)?;
+        db().mark_failed(d, &why, now)?;
         report("failed", &why);
         return Ok(FAILED);
     }
@@ -209,29 +218,29 @@ fn one(job: &Job, db: &Db, d: &Delivery) -> Result<usize> {
         from: n.from.email.clone().unwrap_or_default(),
         to: d.email.clone(),
     };
-    db.mark_sending(d, now)?;
+    db().mark_sending(d, now)?;
     match job.transport.send(&d.post_slug, &envelope, &raw) {
         Ok(reply) => {
-            db.mark_sent(d, &reply, now)?;
+            db().mark_sent(d, &reply, now)?;
             report("sent", &reply);
             Ok(SENT)
         }
         Err(Failure::Transient(reply)) => {
-            db.mark_deferred(d, &reply, now)?;
+            db().mark_deferred(d, &reply, now)?;
             report("deferred", &reply);
             Ok(DEFERRED)
         }
         Err(Failure::Permanent { reply, bounce }) => {
-            db.mark_failed(d, &reply, now)?;
+            db().mark_failed(d, &reply, now)?;
             if bounce {
-                db.mark_bounced(&d.email_norm, &reply, now)?;
+                db().mark_bounced(&d.email_norm, &reply, now)?;
             }
             report("failed", &reply);
             Ok(if bounce { BOUNCED } else { FAILED })
         }
         Err(Failure::Local(e)) => {
             // Not delivered: keep it for a later run, and stop this one.
-            db.mark_deferred(d, &e.to_string(), now)?;
+            db().mark_deferred(d, &e.to_string(), now)?;
             Err(e)
         }
     }

@@ -89,6 +89,18 @@ impl Db {
         run().map_err(|e| self.err(e))
     }
 
+    /// How many deliveries are open (`queued`, `sending`, `deferred`).
+    pub fn open_count(&self) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM deliveries WHERE status IN ('queued', 'sending', 'deferred')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(|e| self.err(e))
+    }
+
     /// Post slugs that still have open deliveries.
     pub fn open_slugs(&self) -> Result<Vec<String>> {
         let run = || -> rusqlite::Result<Vec<String>> {

@@ -101,10 +101,20 @@ impl Transport for Smtp {
 
 /// RFC 5321: 4xx is transient, 5xx permanent; anything else (timeouts, dropped connections,
 /// TLS trouble) is treated as transient, since the message may go through later.
+///
+/// A refused login (RFC 4954: 530, 534, 535, 538) is no verdict on any message: it would refuse
+/// every one of them the same way, so the run stops and every delivery stays open for the run
+/// after the owner fixed `smtp.username` or the password.
 fn classify(e: &lettre::transport::smtp::Error) -> Failure {
     let reply = e.to_string();
     if e.is_permanent() {
         let code = e.status().map(|c| c.to_string()).unwrap_or_default();
+        if matches!(code.as_str(), "530" | "534" | "535" | "538") {
+            return Failure::Local(Error::msg(format!(
+                "smtp: the server refused the login ({reply}); check smtp.username and the \
+                 password variable"
+            )));
+        }
         let bounce = matches!(code.as_str(), "550" | "551" | "553");
         Failure::Permanent { reply, bounce }
     } else {
