@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# browser.sh HERALD: a person's walk through `herald serve` in headless Chromium (issue 7):
+# sign up, confirm from the mail in outbox/, get the next post, unsubscribe with one click.
+# Screenshots of every page land in target/screenshots/. See .ci/browser_check.py.
+#
+# Installs Debian's chromium and chromium-driver when they are missing; the check itself
+# needs only Python's standard library (it speaks WebDriver to chromedriver over HTTP).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+herald=${1:-target/release/herald}
+if [ ! -x "$herald" ]; then
+  cargo build --release --quiet
+  herald=target/release/herald
+fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver fonts-dejavu-core >/dev/null
+fi
+exec python3 .ci/browser_check.py --herald "$herald" --out target/screenshots

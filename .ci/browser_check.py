@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""browser_check.py: a person's walk through `herald serve` in headless Chromium (issue 7).
+
+Usage:
+  python3 .ci/browser_check.py --herald target/release/herald [--out target/screenshots]
+
+Copies the repository's example site (config/, content/, templates/) to a temp dir, points
+`serve.public_url` at a free loopback port, starts `herald serve` there (with --now, so the
+walk does not depend on the machine's date), and drives Debian's chromium through
+chromedriver's WebDriver HTTP API (standard library only, no Selenium):
+
+ 1. /subscribe: the form (desktop, phone width, dark mode); a mistyped address gives 400 with
+    the form and a message; a real one gives "Check your inbox".
+ 2. The confirmation link from outbox/confirm/<address>.eml: the one-button page, then
+    "You're subscribed"; the same link again: "already used".
+ 3. `herald publish`: the next due post arrives in outbox/ for the new address, with a
+    List-Unsubscribe link; opening it shows the one-button page, then "You're unsubscribed".
+ 4. RFC 8058 one-click (as a mail provider does it, with urllib) on another subscriber's
+    mail: 200 with an empty body.
+ 5. SIGTERM: herald serve exits 0.
+
+Every page is saved as target/screenshots/NN-name.png; the check fails when a page lacks its
+expected text or answers with the wrong status. Exits 1 listing every problem, 2 on a set-up
+error (no chromium, serve did not start).
+"""
+import argparse
+import base64
+import email
+import email.policy
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = "2026-12-01T00:00:00Z"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--no-default-browser-check", "--disable-default-apps",
+    "--disable-extensions", "--disable-domain-reliability", "--disable-breakpad",
+    "--disable-client-side-phishing-detection", "--metrics-recording-only", "--no-pings",
+    "--safebrowsing-disable-auto-update", "--password-store=basic",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,"
+    "CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions",
+    "--hide-scrollbars", "--force-device-scale-factor=1", "--lang=en-US",
+]
+
+
+class SetupError(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.read()
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.2)
+    raise SetupError(f"nothing answered at {url} within {timeout}s")
+
+
+class WebDriver:
+    """The few WebDriver commands this check needs."""
+
+    def __init__(self, port, user_data_dir):
+        self.base = f"http://127.0.0.1:{port}"
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "goog:chromeOptions": {
+                "binary": shutil.which("chromium") or "/usr/bin/chromium",
+                "args": CHROMIUM_FLAGS + [f"--user-data-dir={user_data_dir}", "--window-size=1280,900"],
+            },
+        }}}
+        self.session = self._call("POST", "/session", caps)["sessionId"]
+
+    def _call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return json.loads(r.read() or b"{}").get("value")
+        except urllib.error.HTTPError as e:
+            raise SetupError(f"webdriver {method} {path}: {e.code} {e.read()[:500]!r}") from None
+
+    def cmd(self, method, path, body=None):
+        return self._call(method, f"/session/{self.session}{path}", body)
+
+    def get(self, url):
+        self.cmd("POST", "/url", {"url": url})
+
+    def find(self, css):
+        return self.cmd("POST", "/element", {"using": "css selector", "value": css})[ELEMENT]
+
+    def type(self, css, text):
+        el = self.find(css)
+        self.cmd("POST", f"/element/{el}/clear", {})
+        self.cmd("POST", f"/element/{el}/value", {"text": text})
+
+    def click(self, css):
+        self.cmd("POST", f"/element/{self.find(css)}/click", {})
+
+    def is_checked(self, css):
+        return self.cmd("GET", f"/element/{self.find(css)}/selected")
+
+    def value(self, css):
+        return self.cmd("GET", f"/element/{self.find(css)}/property/value")
+
+    def text(self):
+        return self.cmd("GET", f"/element/{self.find('body')}/text")
+
+    def url(self):
+        return self.cmd("GET", "/url")
+
+    def size(self, width, height):
+        self.cmd("POST", "/window/rect", {"width": width, "height": height})
+
+    def color_scheme(self, scheme):
+        self.cmd("POST", "/goog/cdp/execute", {
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+        })
+
+    def screenshot(self, path):
+        # The whole page, not just the window: the layout's height decides.
+        metrics = self.cmd("POST", "/goog/cdp/execute", {"cmd": "Page.getLayoutMetrics", "params": {}})
+        size = metrics.get("cssContentSize") or metrics.get("contentSize")
+        viewport = metrics.get("cssLayoutViewport") or metrics.get("layoutViewport") or {}
+        height = max(size["height"], viewport.get("clientHeight", 0))
+        shot = self.cmd("POST", "/goog/cdp/execute", {"cmd": "Page.captureScreenshot", "params": {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": height, "scale": 1},
+        }})
+        Path(path).write_bytes(base64.b64decode(shot["data"]))
+
+    def quit(self):
+        try:
+            self._call("DELETE", f"/session/{self.session}")
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+
+
+def mail(path):
+    with open(path, "rb") as f:
+        return email.message_from_binary_file(f, policy=email.policy.default)
+
+
+def text_part(msg):
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part else ""
+
+
+def status_of(url, data=None, headers=None):
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--herald", required=True)
+    ap.add_argument("--out", default="target/screenshots")
+    args = ap.parse_args()
+    herald = str(Path(args.herald).resolve())
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for tool in ("chromium", "chromedriver"):
+        if not shutil.which(tool):
+            raise SetupError(f"{tool} is not installed (apt-get install chromium chromium-driver)")
+
+    problems = []
+    shots = []
+    work = Path(tempfile.mkdtemp(prefix="herald-browser-"))
+    site = work / "site"
+    site.mkdir()
+    for d in ("config", "content", "templates"):
+        if (REPO / d).is_dir():
+            shutil.copytree(REPO / d, site / d)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    with open(site / "config/herald.yaml", "a", encoding="utf-8") as f:
+        f.write(f"\nserve:\n  listen: 127.0.0.1:{port}\n  public_url: {base}\n")
+
+    def run(*argv):
+        return subprocess.run([herald, "--site", str(site), "--now", NOW, *argv],
+                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+    serve_log = open(work / "serve.log", "w+", encoding="utf-8")
+    serve = subprocess.Popen([herald, "--site", str(site), "--now", NOW, "serve"],
+                             stdout=subprocess.DEVNULL, stderr=serve_log, stdin=subprocess.DEVNULL)
+    driver_port = free_port()
+    driver = subprocess.Popen(["chromedriver", f"--port={driver_port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wd = None
+    try:
+        wait_http(base + "healthz")
+        wait_http(f"http://127.0.0.1:{driver_port}/status")
+        wd = WebDriver(driver_port, work / "chromium-profile")
+
+        def page(name, expect):
+            """Screenshot the current page and check that it shows `expect`."""
+            path = out / f"{len(shots) + 1:02d}-{name}.png"
+            wd.screenshot(path)
+            shots.append(path)
+            body = wd.text()
+            for want in ([expect] if isinstance(expect, str) else expect):
+                if want not in body:
+                    problems.append(f"{path.name}: expected {want!r} on {wd.url()}, page says:\n    "
+                                    + body.replace("\n", "\n    "))
+            return body
+
+        # 1. The sign-up form, wide, narrow and dark.
+        wd.get(base + "subscribe")
+        page("subscribe", ["Subscribe", "Email address", "Name (optional)", "Everything from LeadCraftr",
+                           "Business growth", "Conversion rate"])
+        if "Leave this field empty" in wd.text():
+            problems.append("the honeypot field is visible")
+        wd.size(390, 844)
+        page("subscribe-phone", ["Subscribe", "Email address"])
+        wd.color_scheme("dark")
+        page("subscribe-dark", ["Subscribe"])
+        wd.color_scheme("light")
+        wd.size(1280, 900)
+
+        wd.type("#email", "reader@example")
+        wd.type("#name", "Rea <b>Der</b>")
+        wd.click("button[type=submit]")
+        page("subscribe-error", ["is not an email address"])
+        if wd.value("#name") != "Rea <b>Der</b>" or wd.value("#email") != "reader@example":
+            problems.append("the form lost what was typed: " + repr((wd.value("#email"), wd.value("#name"))))
+        wd.type("#email", "reader@example.org")
+        if not wd.is_checked("#list-all"):
+            problems.append("the first list is not ticked by default")
+        wd.click("#list-growth")
+        wd.click("button[type=submit]")
+        page("check-inbox", ["Check your inbox", "reader@example.org"])
+
+        # 2. The confirmation mail and its link.
+        eml = site / "outbox/confirm/reader@example.org.eml"
+        if not eml.exists():
+            raise SetupError(f"no confirmation mail at {eml}")
+        msg = mail(eml)
+        m = re.search(r"(http://\S+/confirm\?token=\S+)", text_part(msg))
+        if not m:
+            raise SetupError(f"no confirmation link in {eml}")
+        link = m.group(1)
+        if "Rea <b>Der</b>" not in str(msg["To"]):
+            problems.append(f"the To header lost the name: {msg['To']}")
+        # The mail itself, as a mail client shows its HTML part.
+        html_part = msg.get_body(preferencelist=("html",))
+        (work / "confirm-mail.html").write_text(html_part.get_content() if html_part else "", encoding="utf-8")
+        wd.get((work / "confirm-mail.html").as_uri())
+        page("confirm-mail", ["Please confirm your subscription", "Hi Rea <b>Der</b>", "reader@example.org",
+                              "Business growth", "Yes, subscribe me"])
+        wd.get(link)
+        page("confirm", ["Confirm your subscription", "reader@example.org", "Everything from LeadCraftr",
+                         "Business growth", "Yes, subscribe me"])
+        wd.click("button[type=submit]")
+        page("confirmed", ["You’re subscribed", "reader@example.org"])
+        wd.get(link)
+        wd.click("button[type=submit]")
+        page("link-used", ["This link was already used"])
+        members = run("subscribers", "list", "--json")
+        if members.returncode == 0:
+            listed = {m["email"]: m for m in json.loads(members.stdout)}
+            got = listed.get("reader@example.org")
+            if not got or got["status"] != "active" or sorted(got["lists"]) != ["all", "growth"]:
+                problems.append(f"after confirming, subscribers list says {got}")
+        else:
+            problems.append(f"herald subscribers list --json failed: {members.stderr}")
+
+        # 3. The next due post reaches the new subscriber; its unsubscribe link works.
+        published = run("publish")
+        if published.returncode != 0:
+            problems.append(f"herald publish exited {published.returncode}: {published.stderr}")
+        mails = sorted(p for p in (site / "outbox").glob("*/reader@example.org.eml") if p.parent.name != "confirm")
+        if not mails:
+            raise SetupError("publish mailed nothing to reader@example.org:\n" + published.stdout + published.stderr)
+        header = str(mail(mails[0])["List-Unsubscribe"] or "")
+        m = re.search(r"<(http[^>]+)>", header)
+        if not m:
+            raise SetupError(f"no List-Unsubscribe URL in {mails[0]}: {header!r}")
+        unsubscribe = m.group(1)
+        if not unsubscribe.startswith(base + "unsubscribe?token="):
+            problems.append(f"List-Unsubscribe points elsewhere: {unsubscribe}")
+        wd.get(unsubscribe)
+        page("unsubscribe", ["Unsubscribe", "reader@example.org"])
+        wd.click("button[type=submit]")
+        page("unsubscribed", ["You’re unsubscribed", "reader@example.org", "Subscribe again"])
+        after = run("subscribers", "list", "--json")
+        if after.returncode == 0:
+            got = {m["email"]: m for m in json.loads(after.stdout)}.get("reader@example.org") or {}
+            if got.get("status") == "active" and "all" in got.get("lists", []):
+                problems.append(f"still subscribed after unsubscribing: {got}")
+
+        # A page a visitor can reach by mistake.
+        wd.get(base + "confirm?token=nonsense")
+        page("bad-link", ["This link does not work"])
+
+        # 4. RFC 8058 one-click, as a mail provider sends it, for another subscriber.
+        other = next((p for p in sorted((site / "outbox").glob("*/*.eml"))
+                      if p.parent.name != "confirm" and p.name != "reader@example.org.eml"), None)
+        if other:
+            url = re.search(r"<(http[^>]+)>", str(mail(other)["List-Unsubscribe"])).group(1)
+            status, body = status_of(url, b"List-Unsubscribe=One-Click",
+                                     {"Content-Type": "application/x-www-form-urlencoded"})
+            if (status, body) != (200, b""):
+                problems.append(f"one-click unsubscribe answered {status} {body[:200]!r}")
+
+        # The feeds a reader's app would fetch.
+        for path, ctype in (("rss.xml", "application/rss+xml"), ("atom.xml", "application/atom+xml"),
+                            ("feed.json", "application/feed+json"), ("feeds.opml", "text/x-opml")):
+            with urllib.request.urlopen(base + path, timeout=30) as r:
+                if not r.headers.get("Content-Type", "").startswith(ctype):
+                    problems.append(f"/{path}: Content-Type {r.headers.get('Content-Type')}")
+    except SetupError as e:
+        problems.append(str(e))
+    finally:
+        if wd:
+            wd.quit()
+        driver.terminate()
+        try:
+            driver.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            driver.kill()
+        serve.send_signal(signal.SIGTERM)
+        try:
+            code = serve.wait(timeout=60)
+            if code != 0:
+                problems.append(f"herald serve exited {code} after SIGTERM")
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            problems.append("herald serve did not exit within 60s of SIGTERM")
+        serve_log.seek(0)
+        log = serve_log.read()
+        serve_log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+    if "token=" in log or re.search(r"eyJ[0-9A-Za-z_-]{20,}", log):
+        problems.append("a token reached serve's log")
+    if " 500 " in log:
+        problems.append("serve answered 500:\n" + log)
+    for s in shots:
+        print(f"browser: saved {s}")
+    if problems:
+        print(f"browser: {len(problems)} problem(s):", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        print("--- serve log\n" + log, file=sys.stderr)
+        return 1
+    print(f"browser: {len(shots)} pages checked, 0 problems")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SetupError as e:
+        print(f"browser: {e}", file=sys.stderr)
+        sys.exit(2)

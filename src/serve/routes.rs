@@ -1,0 +1,951 @@
+//! The routes of DESIGN.md "The web endpoint", the one app error type, and the middleware that
+//! writes the log line and renders error pages.
+//!
+//! - A visitor's mistake (a bad address, an expired link) is an ordinary page with a 4xx status
+//!   and no log line beyond the request's own.
+//! - Our failure (database, mail server) is an [`AppError`] with a generic page; its cause goes
+//!   to the log line of that request.
+//! - The log line has the method, the path without the query string (tokens travel in query
+//!   strings and bodies, so they are never logged), the status and the time taken.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State as Axum};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, TimeDelta, Utc};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use super::forms::Fields;
+use super::pages::{self, Link, ListView, Page};
+use super::rate_limit::client_ip;
+use super::{BODY_LIMIT, Inner, State, files};
+use crate::config::{Newsletter, one_line};
+use crate::error::Error;
+use crate::state::Db;
+use crate::state::tokens::{self, Confirm};
+use crate::transport::Failure;
+
+/// Names longer than this are cut (a name is for "Hi Ann", not for an essay).
+const NAME_MAX: usize = 100;
+
+/// Longest address accepted (RFC 5321 4.5.3.1.3: a path is at most 256 octets with `<>`).
+const EMAIL_MAX: usize = 254;
+
+pub fn router(state: State) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/subscribe", get(subscribe_form).post(subscribe))
+        .route("/confirm", get(confirm_page).post(confirm))
+        .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
+        .fallback(files_or_index)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), finish))
+        .with_state(state)
+}
+
+/// Everything that can go wrong in a request that is not the visitor's doing, plus the few
+/// answers that are the same page wherever they happen.
+#[derive(Debug)]
+pub enum AppError {
+    /// The site has no `newsletter:` section: 404.
+    NoNewsletter,
+    /// More sign-ups from this client than `subscribe_per_hour`: 429.
+    TooMany { retry_after: u64 },
+    /// The confirmation mail could not be sent right now (4xx, timeout): 503, logged.
+    Unavailable(String),
+    /// Our failure: 500, logged.
+    Internal(Error),
+}
+
+impl From<Error> for AppError {
+    fn from(e: Error) -> Self {
+        AppError::Internal(e)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::NoNewsletter => StatusCode::NOT_FOUND,
+            AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut r = status.into_response();
+        if let AppError::TooMany { retry_after } = &self {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        // Rendered (and logged) by `finish`, which has the state.
+        r.extensions_mut().insert(Arc::new(self));
+        r
+    }
+}
+
+type Answer = Result<Response, AppError>;
+
+/// The outermost layer: renders error pages, writes the one log line of each request.
+async fn finish(Axum(state): Axum<State>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut response = next.run(req).await;
+    let mut cause = None;
+    if let Some(err) = response.extensions_mut().remove::<Arc<AppError>>() {
+        let (page, why) = error_page(&state.inner, &err);
+        cause = why;
+        response = replace_body(response, pages::render(&state.inner, StatusCode::OK, &page));
+    } else if (response.status().is_client_error() || response.status().is_server_error())
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"))
+        && method != Method::HEAD
+    {
+        // axum's own answers (405, 413, a body that is not a form): a page, not a bare line.
+        let page = status_page(response.status());
+        response = replace_body(response, pages::render(&state.inner, StatusCode::OK, &page));
+    }
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let mut line = format!("{method} {path} {} {ms:.1}ms", response.status().as_u16());
+    if let Some(why) = cause {
+        line.push_str(": ");
+        line.push_str(&one_line(&why));
+    }
+    (state.inner.log)(&line);
+    response
+}
+
+/// `page`'s body and headers with the status and extra headers (`Allow`, `Retry-After`) of
+/// `original`.
+fn replace_body(original: Response, page: Response) -> Response {
+    let (parts, _) = original.into_parts();
+    let (page_parts, body) = page.into_parts();
+    let mut r = Response::from_parts(parts, body);
+    r.headers_mut().remove(header::CONTENT_LENGTH);
+    for (k, v) in page_parts.headers.iter() {
+        r.headers_mut().insert(k, v.clone());
+    }
+    r
+}
+
+fn error_page(inner: &Inner, err: &AppError) -> (Page, Option<String>) {
+    let retry = || {
+        vec![Link {
+            href: "subscribe".into(),
+            text: "Back to the sign-up form".into(),
+        }]
+    };
+    match err {
+        AppError::NoNewsletter => (
+            pages::error(
+                "no-newsletter",
+                "No newsletter here",
+                vec![format!("{} has no newsletter to subscribe to; follow its feeds instead.", inner.site.title)],
+                vec![Link { href: inner.site.url.clone(), text: format!("Back to {}", inner.site.title) }],
+            ),
+            None,
+        ),
+        AppError::TooMany { retry_after } => {
+            let minutes = retry_after.div_ceil(60);
+            let when = if minutes <= 1 { "a minute".to_string() } else { format!("{minutes} minutes") };
+            (
+                pages::error(
+                    "too-many",
+                    "Too many sign-ups",
+                    vec![format!("There were too many sign-ups from your network in the last hour. Please try again in {when}.")],
+                    vec![],
+                ),
+                None,
+            )
+        }
+        AppError::Unavailable(why) => (
+            pages::error(
+                "unavailable",
+                "Please try again in a few minutes",
+                vec!["We could not send the confirmation mail just now. Nothing was lost: please try again in a few minutes.".into()],
+                retry(),
+            ),
+            Some(why.clone()),
+        ),
+        AppError::Internal(e) => (
+            pages::error(
+                "internal",
+                "Something went wrong",
+                vec!["Something went wrong on our side. Please try again later.".into()],
+                vec![],
+            ),
+            Some(e.to_string()),
+        ),
+    }
+}
+
+fn status_page(status: StatusCode) -> Page {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => pages::error(
+            "too-large",
+            "That was too much",
+            vec![format!(
+                "The form sent more than {} KiB, which no sign-up needs.",
+                BODY_LIMIT / 1024
+            )],
+            vec![],
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => pages::error(
+            "method",
+            "Not allowed",
+            vec!["This address does not take that kind of request.".into()],
+            vec![],
+        ),
+        StatusCode::NOT_FOUND => not_found(),
+        s => pages::error(
+            "invalid",
+            s.canonical_reason().unwrap_or("Bad request"),
+            vec!["The request could not be understood.".into()],
+            vec![],
+        ),
+    }
+}
+
+fn not_found() -> Page {
+    pages::error(
+        "not-found",
+        "Not found",
+        vec!["There is nothing at this address.".into()],
+        vec![],
+    )
+}
+
+impl State {
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    fn newsletter(&self) -> Result<&Newsletter, AppError> {
+        self.inner
+            .config
+            .newsletter
+            .as_ref()
+            .ok_or(AppError::NoNewsletter)
+    }
+
+    fn page(&self, status: StatusCode, page: &Page) -> Response {
+        pages::render(&self.inner, status, page)
+    }
+
+    /// Runs `f` with the database on a blocking thread: one open, one short transaction.
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Db) -> crate::error::Result<T> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let dir = self.inner.config.state_dir.clone();
+        let joined =
+            tokio::task::spawn_blocking(move || Db::open(&dir).and_then(|db| f(&db))).await;
+        match joined {
+            Ok(r) => r.map_err(AppError::Internal),
+            Err(e) => Err(AppError::Internal(Error::msg(format!(
+                "database task failed: {e}"
+            )))),
+        }
+    }
+}
+
+async fn healthz() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "ok\n",
+    )
+        .into_response()
+}
+
+/// `GET /subscribe[?list=ID...]`: the form; `list` preselects lists (for links from a tag
+/// page), otherwise the first list is ticked.
+async fn subscribe_form(Axum(state): Axum<State>, req: Request) -> Answer {
+    let n = state.newsletter()?;
+    let query = Fields::urlencoded(req.uri().query().unwrap_or("").as_bytes());
+    let mut checked: Vec<String> = query
+        .all("list")
+        .into_iter()
+        .filter(|id| n.lists.iter().any(|l| l.id == *id))
+        .map(String::from)
+        .collect();
+    if checked.is_empty() {
+        checked.extend(n.lists.first().map(|l| l.id.clone()));
+    }
+    let email = query.get("email").map(one_line).unwrap_or_default();
+    let page = pages::subscribe_form(&state.inner.site, n, &email, "", &checked, None);
+    Ok(state.page(StatusCode::OK, &page))
+}
+
+/// Reads a request body (at most [`BODY_LIMIT`]) as form fields.
+async fn form(req: Request) -> Result<(Fields, Fields), Response> {
+    let (parts, body) = req.into_parts();
+    let query = Fields::urlencoded(parts.uri.query().unwrap_or("").as_bytes());
+    let bytes: Bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response()),
+    };
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    Ok((Fields::body(ct, &bytes), query))
+}
+
+fn peer(req: &Request) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+/// `POST /subscribe`: validate, remember the sign-up as pending, mail a confirmation link.
+async fn subscribe(Axum(state): Axum<State>, req: Request) -> Answer {
+    let n = state.newsletter()?;
+    let now = state.now();
+    let client = client_ip(
+        peer(&req),
+        req.headers(),
+        state.inner.config.serve.trust_proxy,
+    );
+    // Every attempt counts, valid or not: the limit is on what one client may try.
+    state
+        .inner
+        .limiter
+        .attempt(client, now.timestamp())
+        .map_err(|retry_after| AppError::TooMany { retry_after })?;
+    let (fields, _) = match form(req).await {
+        Ok(f) => f,
+        Err(r) => return Ok(r),
+    };
+
+    let email = fields.get("email").unwrap_or("").trim().to_string();
+    let name: String = one_line(fields.get("name").unwrap_or(""))
+        .chars()
+        .take(NAME_MAX)
+        .collect();
+    let ttl = state.inner.config.serve.confirm_ttl_hours;
+
+    // A bot filled the field people never see: the same answer, nothing stored or sent.
+    if fields
+        .get(pages::HONEYPOT)
+        .is_some_and(|v| !v.trim().is_empty())
+    {
+        return Ok(state.page(StatusCode::OK, &pages::sent(&one_line(&email), ttl)));
+    }
+
+    // Checkboxes send only ticked lists; the form adds an empty `list` so that "none ticked"
+    // differs from a bare `<form>` on the owner's blog that sends just an address.
+    let asked: Vec<String> = fields.all("list").into_iter().map(String::from).collect();
+    let chosen: Vec<String> = n
+        .lists
+        .iter()
+        .filter(|l| asked.iter().any(|a| a == &l.id))
+        .map(|l| l.id.clone())
+        .collect();
+    let chosen = if asked.is_empty() {
+        n.lists.iter().take(1).map(|l| l.id.clone()).collect()
+    } else {
+        chosen
+    };
+
+    let problem = if email.is_empty() {
+        Some(("Enter your email address.".to_string(), true))
+    } else if !plausible_address(&email) {
+        Some((
+            format!(
+                "“{}” is not an email address. Please check it for typos.",
+                one_line(&email)
+            ),
+            true,
+        ))
+    } else if chosen.is_empty() {
+        Some(("Choose at least one list.".to_string(), false))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let page =
+            pages::subscribe_form(&state.inner.site, n, &email, &name, &chosen, Some(problem));
+        return Ok(state.page(StatusCode::BAD_REQUEST, &page));
+    }
+
+    {
+        let (email, name, now_s) = (email.clone(), name.clone(), now.timestamp());
+        state.db(move |db| db.sign_up(&email, &name, now_s)).await?;
+    }
+
+    let confirm = Confirm {
+        email: email.clone(),
+        name: name.clone(),
+        lists: chosen.clone(),
+        // Capped at a century so that no config value can overflow the date.
+        expires: (now + TimeDelta::hours(ttl.min(24 * 365 * 100) as i64)).timestamp(),
+        nonce: tokens::nonce(),
+    };
+    let token = tokens::sign_confirm(&state.inner.secret, &confirm);
+    let mut url = state
+        .inner
+        .config
+        .serve
+        .public_url
+        .join("confirm")
+        .map_err(|e| Error::msg(format!("serve.public_url: {e}")))?;
+    url.query_pairs_mut().append_pair("token", &token);
+
+    let lists = pages::known_lists(n, &chosen);
+    let (envelope, raw) =
+        pages::confirmation_mail(&state.inner, &confirm, &lists, url.as_str(), now)?;
+    let inner = state.inner.clone();
+    let sent = tokio::task::spawn_blocking(move || match &inner.transport {
+        Some(t) => t.send("confirm", &envelope, &raw),
+        None => Err(Failure::Local(Error::msg("no transport"))),
+    })
+    .await
+    .map_err(|e| AppError::Internal(Error::msg(format!("mail task failed: {e}"))))?;
+    match sent {
+        Ok(_) => Ok(state.page(StatusCode::OK, &pages::sent(&email, ttl))),
+        Err(Failure::Permanent {
+            bounce: true,
+            reply,
+        }) => {
+            // The visitor can fix this one: the receiving server does not know the address.
+            let _ = reply;
+            let message = format!(
+                "The mail server for “{email}” says this address does not exist. Please check it for typos."
+            );
+            let page = pages::subscribe_form(
+                &state.inner.site,
+                n,
+                &email,
+                &name,
+                &chosen,
+                Some((message, true)),
+            );
+            Ok(state.page(StatusCode::BAD_REQUEST, &page))
+        }
+        Err(Failure::Permanent { reply, .. }) => Err(AppError::Internal(Error::msg(format!(
+            "confirmation mail refused: {reply}"
+        )))),
+        Err(Failure::Transient(why)) => Err(AppError::Unavailable(format!(
+            "confirmation mail deferred: {why}"
+        ))),
+        Err(Failure::Local(e)) => Err(AppError::Internal(e)),
+    }
+}
+
+/// A syntactically valid address (lettre's parser, as for every address herald mails) whose
+/// domain could be on the internet: `ann@example` is a typo on a public sign-up form, not an
+/// intranet host.
+fn plausible_address(email: &str) -> bool {
+    if email.chars().count() > EMAIL_MAX || email.parse::<lettre::Address>().is_err() {
+        return false;
+    }
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    (domain.starts_with('[') && domain.ends_with(']'))
+        || (domain.contains('.') && !domain.ends_with('.'))
+}
+
+/// Why a link does not work, as a 400 page.
+enum BadLink {
+    Forged,
+    Expired,
+    Used,
+    Missing,
+}
+
+fn bad_link(state: &State, why: BadLink) -> Response {
+    let again = vec![Link {
+        href: "subscribe".into(),
+        text: "Sign up again".into(),
+    }];
+    let page = match why {
+        BadLink::Forged => pages::error(
+            "bad-link",
+            "This link does not work",
+            vec!["The link is incomplete or was changed. Please open it again from the mail, or copy the whole address into your browser.".into()],
+            again,
+        ),
+        BadLink::Missing => pages::error(
+            "bad-link",
+            "This link does not work",
+            vec!["The link is missing its code. Please open it again from the mail, or copy the whole address into your browser.".into()],
+            again,
+        ),
+        BadLink::Expired => pages::error(
+            "expired",
+            "This link has expired",
+            vec![format!(
+                "Confirmation links work for {} hours. Please sign up again to get a new one.",
+                state.inner.config.serve.confirm_ttl_hours
+            )],
+            again,
+        ),
+        BadLink::Used => pages::error(
+            "used",
+            "This link was already used",
+            vec!["Each confirmation link works once, and this one has been used. If you are not getting our mail, sign up again.".into()],
+            again,
+        ),
+    };
+    state.page(StatusCode::BAD_REQUEST, &page)
+}
+
+/// The confirmation a token carries, if it is genuine and not expired.
+fn check_confirm(state: &State, token: Option<&str>) -> Result<Confirm, BadLink> {
+    let token = token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(BadLink::Missing)?;
+    let c = tokens::verify_confirm(&state.inner.secret, token).ok_or(BadLink::Forged)?;
+    if state.now().timestamp() > c.expires {
+        return Err(BadLink::Expired);
+    }
+    Ok(c)
+}
+
+/// `GET /confirm?token=…`: one button, so that a mail scanner following links confirms nothing.
+async fn confirm_page(Axum(state): Axum<State>, req: Request) -> Answer {
+    let n = state.newsletter()?;
+    let query = Fields::urlencoded(req.uri().query().unwrap_or("").as_bytes());
+    let token = query.get("token");
+    let c = match check_confirm(&state, token) {
+        Ok(c) => c,
+        Err(why) => return Ok(bad_link(&state, why)),
+    };
+    let lists = pages::known_lists(n, &c.lists);
+    if lists.is_empty() {
+        return Ok(bad_link(&state, BadLink::Forged));
+    }
+    Ok(state.page(
+        StatusCode::OK,
+        &pages::confirm(&state.inner.site, &c, &lists, token.unwrap_or("")),
+    ))
+}
+
+/// `POST /confirm`: the address becomes active in the lists it chose; the token is spent.
+async fn confirm(Axum(state): Axum<State>, req: Request) -> Answer {
+    let n = state.newsletter()?;
+    let (fields, query) = match form(req).await {
+        Ok(f) => f,
+        Err(r) => return Ok(r),
+    };
+    let c = match check_confirm(&state, fields.get("token").or(query.get("token"))) {
+        Ok(c) => c,
+        Err(why) => return Ok(bad_link(&state, why)),
+    };
+    let lists = pages::known_lists(n, &c.lists);
+    if lists.is_empty() {
+        return Ok(bad_link(&state, BadLink::Forged));
+    }
+    let ids: Vec<String> = lists.iter().map(|l| l.id.clone()).collect();
+    let now = state.now().timestamp();
+    let fresh = {
+        let c = c.clone();
+        state
+            .db(move |db| {
+                if !db.use_nonce(&c.nonce, now)? {
+                    return Ok(false);
+                }
+                db.confirm(&c.email, &c.name, &ids, now)?;
+                Ok(true)
+            })
+            .await?
+    };
+    if !fresh {
+        return Ok(bad_link(&state, BadLink::Used));
+    }
+    Ok(state.page(
+        StatusCode::OK,
+        &pages::confirmed(&state.inner.site, &c, &lists),
+    ))
+}
+
+/// What an unsubscribe token names, with list names from the config where known.
+fn unsubscribe_views(state: &State, lists: &[String]) -> Vec<ListView> {
+    let known = state
+        .inner
+        .config
+        .newsletter
+        .as_ref()
+        .map(|n| n.lists.as_slice())
+        .unwrap_or(&[]);
+    lists
+        .iter()
+        .map(|id| ListView {
+            id: id.clone(),
+            name: known
+                .iter()
+                .find(|l| &l.id == id)
+                .map(|l| l.name.clone())
+                .unwrap_or_else(|| id.clone()),
+        })
+        .collect()
+}
+
+/// `GET /unsubscribe?token=…`: one button (a link scanner must not unsubscribe anyone).
+async fn unsubscribe_page(Axum(state): Axum<State>, req: Request) -> Answer {
+    let query = Fields::urlencoded(req.uri().query().unwrap_or("").as_bytes());
+    let Some(token) = query.get("token").filter(|t| !t.trim().is_empty()) else {
+        return Ok(bad_link(&state, BadLink::Missing));
+    };
+    let Some(u) = tokens::verify_unsubscribe(&state.inner.secret, token) else {
+        return Ok(bad_link(&state, BadLink::Forged));
+    };
+    let views = unsubscribe_views(&state, &u.lists);
+    Ok(state.page(
+        StatusCode::OK,
+        &pages::unsubscribe(&state.inner.site, &u.email, &views, token),
+    ))
+}
+
+/// `POST /unsubscribe`: from the page's button, or an RFC 8058 one-click POST from a mail
+/// client (`List-Unsubscribe=One-Click`, token in the query string), answered with an empty 200.
+async fn unsubscribe(Axum(state): Axum<State>, req: Request) -> Answer {
+    let (fields, query) = match form(req).await {
+        Ok(f) => f,
+        Err(r) => return Ok(r),
+    };
+    let one_click = fields
+        .get("List-Unsubscribe")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("One-Click"));
+    let token = fields
+        .get("token")
+        .or(query.get("token"))
+        .filter(|t| !t.trim().is_empty());
+    let Some(token) = token else {
+        return Ok(bad_link(&state, BadLink::Missing));
+    };
+    let Some(u) = tokens::verify_unsubscribe(&state.inner.secret, token) else {
+        return Ok(bad_link(&state, BadLink::Forged));
+    };
+    let now = state.now().timestamp();
+    {
+        let (email, lists) = (u.email.clone(), u.lists.clone());
+        // A token without lists names every list.
+        state
+            .db(move |db| {
+                db.unsubscribe(&email, (!lists.is_empty()).then_some(lists.as_slice()), now)
+            })
+            .await?;
+    }
+    if one_click {
+        let mut r = StatusCode::OK.into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(r);
+    }
+    let views = unsubscribe_views(&state, &u.lists);
+    Ok(state.page(
+        StatusCode::OK,
+        &pages::unsubscribed(&state.inner.site, &u.email, &views),
+    ))
+}
+
+/// Any other `GET`/`HEAD`: a file of `output_dir`; `/` without an `index.html` lists the feeds.
+async fn files_or_index(Axum(state): Axum<State>, req: Request) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let root = state.inner.config.output_dir.clone();
+    let path = req.uri().path().to_string();
+    let headers: HeaderMap = req.headers().clone();
+    let found = {
+        let (root, path) = (root.clone(), path.clone());
+        tokio::task::spawn_blocking(move || files::respond(&root, &path, &headers))
+            .await
+            .ok()
+            .flatten()
+    };
+    if let Some(r) = found {
+        return r;
+    }
+    if path == "/" {
+        let feeds = tokio::task::spawn_blocking(move || {
+            [
+                ("rss.xml", "RSS"),
+                ("atom.xml", "Atom"),
+                ("feed.json", "JSON Feed"),
+                ("feeds.opml", "All feeds (OPML)"),
+            ]
+            .iter()
+            .filter(|(f, _)| root.join(f).is_file())
+            .map(|(f, text)| Link {
+                href: f.to_string(),
+                text: text.to_string(),
+            })
+            .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let page = pages::index(
+            &state.inner.site,
+            feeds,
+            state.inner.config.newsletter.is_some(),
+        );
+        return state.page(StatusCode::OK, &page);
+    }
+    let mut r = state.page(StatusCode::NOT_FOUND, &not_found());
+    if req.method() == Method::HEAD {
+        *r.body_mut() = Body::empty();
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use axum::http::Request as HttpRequest;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::serve::{Clock, Log};
+    use crate::transport::{Envelope, Transport};
+
+    /// (folder, envelope, message) of each mail sent.
+    type Sent = Arc<Mutex<Vec<(String, Envelope, Vec<u8>)>>>;
+
+    /// Records what it was given.
+    #[derive(Default)]
+    struct Recorder(Sent);
+
+    impl Transport for Recorder {
+        fn send(&self, folder: &str, envelope: &Envelope, raw: &[u8]) -> Result<String, Failure> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((folder.to_string(), envelope.clone(), raw.to_vec()));
+            Ok("250 ok".into())
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        config: Config,
+        sent: Sent,
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    const T0: i64 = 1_750_000_000;
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "site:\n  title: Test <Site>\n  base_url: https://example.com/\n\
+                    newsletter:\n  start: 2025-01-01\n  from: { name: Test, email: news@example.com }\n  lists:\n\
+                    \x20   - { id: all, name: Everything, tags: [\"*\"] }\n    - { id: seo, name: SEO, tags: [seo] }\n\
+                    serve:\n  subscribe_per_hour: 3\n";
+        let config =
+            Config::parse(dir.path(), &dir.path().join("config/herald.yaml"), text).unwrap();
+        Fixture {
+            _dir: dir,
+            config,
+            sent: Arc::default(),
+            log: Arc::default(),
+        }
+    }
+
+    impl Fixture {
+        fn app_at(&self, secs: i64) -> Router {
+            let lines = self.log.clone();
+            let log: Log = Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string()));
+            let clock = Clock::Fixed(DateTime::from_timestamp(secs, 0).unwrap());
+            let transport: Box<dyn Transport> = Box::new(Recorder(self.sent.clone()));
+            crate::serve::app(
+                State::with_transport(self.config.clone(), clock, log, Some(transport)).unwrap(),
+            )
+        }
+
+        fn db(&self) -> Db {
+            Db::open(&self.config.state_dir).unwrap()
+        }
+    }
+
+    async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
+        let req = HttpRequest::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let r = app.clone().oneshot(req).await.unwrap();
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn token_in(raw: &[u8]) -> String {
+        // The text part is quoted-printable; undo its soft line breaks and `=3D`.
+        let text = String::from_utf8_lossy(raw)
+            .replace("=\r\n", "")
+            .replace("=3D", "=");
+        let start = text.find("confirm?token=").unwrap() + "confirm?token=".len();
+        text[start..]
+            .split(|c: char| c.is_whitespace() || c == '"')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn addresses_need_a_domain_on_the_internet() {
+        for ok in [
+            "a@example.com",
+            "A.B+tag@sub.example.co.uk",
+            "a@[192.0.2.1]",
+            "\"a b\"@example.com",
+        ] {
+            assert!(plausible_address(ok), "{ok}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@example.com",
+            "a@example",
+            "a@example.",
+            "a b@example.com",
+            "a@@example.com",
+            long.as_str(),
+        ] {
+            assert!(!plausible_address(bad), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn healthz() {
+        let f = fixture();
+        assert_eq!(
+            call(&f.app_at(T0), "GET", "/healthz", "").await,
+            (StatusCode::OK, "ok\n".into())
+        );
+        assert_eq!(f.log.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn confirmation_tokens_expire_after_the_ttl_and_work_once() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        let (status, page) = call(
+            &app,
+            "POST",
+            "/subscribe",
+            "email=a%40example.com&list=&list=seo",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let sent = f.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, "confirm");
+        assert_eq!(
+            sent[0].1,
+            Envelope {
+                from: "news@example.com".into(),
+                to: "a@example.com".into()
+            }
+        );
+        let token = token_in(&sent[0].2);
+
+        // 48 hours is the default TTL: at the last second it works, one second later not.
+        let late = f.app_at(T0 + 48 * 3600 + 1);
+        let (status, page) = call(&late, "POST", "/confirm", &format!("token={token}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("expired"), "{page}");
+        let just = f.app_at(T0 + 48 * 3600);
+        assert_eq!(
+            call(&just, "POST", "/confirm", &format!("token={token}"))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&just, "POST", "/confirm", &format!("token={token}"))
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
+        let m = f.db().members(None, None).unwrap();
+        assert_eq!(
+            (m[0].status.as_str(), m[0].lists.clone()),
+            ("active", vec!["seo".to_string()])
+        );
+        assert!(
+            f.log
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|l| !l.contains(&token[..30]))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_honeypot_sends_and_stores_nothing() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        let (status, page) = call(
+            &app,
+            "POST",
+            "/subscribe",
+            "email=bot%40example.com&website=http%3A%2F%2Fspam",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Check your inbox"));
+        assert!(f.sent.lock().unwrap().is_empty());
+        assert!(f.db().members(None, None).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn invalid_attempts_count_towards_the_rate_limit() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        for _ in 0..3 {
+            assert_eq!(
+                call(&app, "POST", "/subscribe", "email=x").await.0,
+                StatusCode::BAD_REQUEST
+            );
+        }
+        let (status, page) = call(&app, "POST", "/subscribe", "email=x").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(page.contains("try again in 60 minutes"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn big_bodies_and_odd_methods_get_pages() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        let (status, page) = call(&app, "POST", "/subscribe", &"a".repeat(BODY_LIMIT + 1)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(page.contains("That was too much"), "{page}");
+        let (status, page) = call(&app, "PUT", "/subscribe", "").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(
+            page.contains("Test &lt;Site&gt;"),
+            "the site title, escaped: {page}"
+        );
+        assert_eq!(
+            call(&app, "DELETE", "/rss.xml", "").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            call(&app, "GET", "/rss.xml", "").await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+}
