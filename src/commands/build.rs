@@ -43,23 +43,41 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
 
 /// The last build's stamp, if nothing it depends on changed since and no post became due.
 pub(super) fn up_to_date(ctx: &Ctx, config: &Config) -> Result<Option<Stamp>> {
-    let Some(stamp) = stamp::read(&config.state_dir) else { return Ok(None) };
+    let Some(stamp) = stamp::read(&config.state_dir) else {
+        return Ok(None);
+    };
     let inputs = inputs_digest(config)?;
     let outputs = outputs_digest(config)?;
-    Ok(stamp.fresh(&inputs, &outputs, ctx.now.timestamp()).then_some(stamp))
+    Ok(stamp
+        .fresh(&inputs, &outputs, ctx.now.timestamp())
+        .then_some(stamp))
 }
 
 pub(super) fn report_of(s: &Stamp) -> BuildReport {
-    BuildReport { posts: s.posts, tags: s.tags, unchanged: s.files, ..Default::default() }
+    BuildReport {
+        posts: s.posts,
+        tags: s.tags,
+        unchanged: s.files,
+        ..Default::default()
+    }
 }
 
 /// Records what this build saw, so that an unchanged site is not loaded again.
-pub(super) fn save_stamp(ctx: &Ctx, config: &Config, content: &Content, report: &BuildReport, planned: bool) -> Result<()> {
+pub(super) fn save_stamp(
+    ctx: &Ctx,
+    config: &Config,
+    content: &Content,
+    report: &BuildReport,
+    planned: bool,
+) -> Result<()> {
     let s = Stamp {
         inputs: inputs_digest(config)?,
         outputs: outputs_digest(config)?,
         built_at: ctx.now.timestamp(),
-        next_due: content.scheduled(ctx.now).first().map(|p| p.date.timestamp()),
+        next_due: content
+            .scheduled(ctx.now)
+            .first()
+            .map(|p| p.date.timestamp()),
         posts: report.posts,
         tags: report.tags,
         files: report.written + report.unchanged,
@@ -69,9 +87,14 @@ pub(super) fn save_stamp(ctx: &Ctx, config: &Config, content: &Content, report: 
 }
 
 fn inputs_digest(config: &Config) -> Result<String> {
-    let config_bytes = std::fs::read(&config.file).map_err(|e| crate::error::Error::io(&config.file, e))?;
+    let config_bytes =
+        std::fs::read(&config.file).map_err(|e| crate::error::Error::io(&config.file, e))?;
     let mut files = content::source_files(config)?;
-    files.extend(templates::DEFAULTS.iter().map(|(name, _)| config.templates_dir.join(name)));
+    files.extend(
+        templates::DEFAULTS
+            .iter()
+            .map(|(name, _)| config.templates_dir.join(name)),
+    );
     let root = config.root.as_os_str().as_encoded_bytes();
     Ok(stamp::digest_files(&[&config_bytes, root], &files))
 }
