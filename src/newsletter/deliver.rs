@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use super::render::{PostMailer, Recipient};
 use crate::config::{Config, List};
 use crate::error::{Error, Result};
-use crate::state::journal::Delivery;
+use crate::state::journal::{Delivery, Mark};
 use crate::state::{Db, tokens};
 use crate::transport::{Envelope, Failure, Transport};
 
@@ -90,11 +90,51 @@ pub fn deliver(job: &Job, state_dir: &Path) -> Result<Outcome> {
     Ok(total)
 }
 
+/// A worker's request to the journal writer: a mark, and where to say it is committed.
+type MarkRequest = (Delivery, Mark, mpsc::SyncSender<Result<(), String>>);
+
+/// The workers' handle on the journal writer.
+struct Journal {
+    tx: mpsc::Sender<MarkRequest>,
+}
+
+impl Journal {
+    /// Records `mark` for `d` and returns once it is committed.
+    fn mark(&self, d: &Delivery, mark: Mark) -> Result<()> {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        self.tx
+            .send((d.clone(), mark, done_tx))
+            .map_err(|_| Error::msg("the journal writer stopped"))?;
+        match done_rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::msg(e)),
+            Err(_) => Err(Error::msg("the journal writer stopped")),
+        }
+    }
+}
+
+/// Group commit: one thread owns the write connection, takes every mark waiting, commits them
+/// in one transaction, then tells each worker. Each worker still waits for its own `sending`
+/// to be durable before it calls the transport, so the crash window stays one delivery per
+/// worker; the commits are just shared.
+fn journal_writer(db: Db, rx: mpsc::Receiver<MarkRequest>, now: i64) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let marks: Vec<(&Delivery, &Mark)> = batch.iter().map(|(d, m, _)| (d, m)).collect();
+        let result = db.apply_marks(&marks, now).map_err(|e| e.to_string());
+        for (_, _, done) in &batch {
+            let _ = done.send(result.clone());
+        }
+    }
+    // Best effort: a later connection checkpoints anyway.
+    let _ = db.checkpoint();
+}
+
 fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
-    // One connection for the whole pass: workers take turns on it for their short
-    // transactions, instead of contending for SQLite's write lock (and sleeping in its busy
-    // handler) from separate connections.
-    let db = Mutex::new(Db::open(state_dir)?);
+    let reader = Db::open(state_dir)?;
+    let writer = Db::open(state_dir)?;
+    writer.defer_checkpoints()?;
     let stop = AtomicBool::new(false);
     let counts = [(); 5].map(|_| AtomicUsize::new(0));
     // Consecutive transient failures across workers: when the relay is down, every message
@@ -104,16 +144,23 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
     let fatal: Mutex<Option<Error>> = Mutex::new(None);
     let (tx, rx) = mpsc::sync_channel::<Delivery>(job.concurrency * 4);
     let rx = Mutex::new(rx);
+    let (mark_tx, mark_rx) = mpsc::channel::<MarkRequest>();
+    let now = job.now.timestamp();
     std::thread::scope(|s| -> Result<()> {
+        s.spawn(move || journal_writer(writer, mark_rx, now));
         for _ in 0..job.concurrency.max(1) {
-            s.spawn(|| {
+            let journal = Journal {
+                tx: mark_tx.clone(),
+            };
+            let (stop, counts, streak, fatal, rx) = (&stop, &counts, &streak, &fatal, &rx);
+            s.spawn(move || {
                 loop {
                     let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok(d) = next else { break };
                     if stop.load(Ordering::SeqCst) {
                         continue;
                     }
-                    match one(job, &db, &d) {
+                    match one(job, &journal, &d) {
                         Ok(k) => {
                             counts[k].fetch_add(1, Ordering::SeqCst);
                             if k == DEFERRED {
@@ -135,11 +182,10 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
                 }
             });
         }
+        drop(mark_tx);
         let mut after: Option<(String, String)> = None;
         'pages: loop {
-            let page = db
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
+            let page = reader
                 .open_deliveries(after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), PAGE)?;
             let Some(last) = page.last() else { break };
             after = Some((last.post_slug.clone(), last.email_norm.clone()));
@@ -172,8 +218,7 @@ const CANCELLED: usize = 3;
 const BOUNCED: usize = 4;
 
 /// Handles one delivery; returns which counter it adds to. An `Err` stops the run.
-fn one(job: &Job, shared: &Mutex<Db>, d: &Delivery) -> Result<usize> {
-    let db = || shared.lock().unwrap_or_else(|p| p.into_inner());
+fn one(job: &Job, journal: &Journal, d: &Delivery) -> Result<usize> {
     let now = job.now.timestamp();
     let report = |status: &'static str, reply: &str| {
         (job.on_event)(Event {
@@ -184,7 +229,7 @@ fn one(job: &Job, shared: &Mutex<Db>, d: &Delivery) -> Result<usize> {
     };
     if d.subscriber_status != "active" {
         let why = format!("not sent: the address is {}", d.subscriber_status);
-        db().mark_cancelled(d, &why, now)?;
+        journal.mark(d, Mark::Cancelled(why.clone()))?;
         report("cancelled", &why);
         return Ok(CANCELLED);
     }
@@ -194,7 +239,7 @@ fn one(job: &Job, shared: &Mutex<Db>, d: &Delivery) -> Result<usize> {
     let lists: Vec<&List> = n.lists.iter().filter(|l| d.lists.contains(&l.id)).collect();
     let Some(mailer) = job.mailers.get(&d.post_slug).filter(|_| !lists.is_empty()) else {
         let why = "not sent: the post or its lists are no longer published";
-        db().mark_cancelled(d, why, now)?;
+        journal.mark(d, Mark::Cancelled(why.into()))?;
         report("cancelled", why);
         return Ok(CANCELLED);
     };
@@ -203,7 +248,7 @@ fn one(job: &Job, shared: &Mutex<Db>, d: &Delivery) -> Result<usize> {
         && now - first >= i64::from(n.retry_days) * 86_400
     {
         let why = format!("gave up after {} days of temporary failures", n.retry_days);
-        db().mark_failed(d, &why, now)?;
+        journal.mark(d, Mark::Failed(why.clone()))?;
         report("failed", &why);
         return Ok(FAILED);
     }
@@ -218,29 +263,31 @@ fn one(job: &Job, shared: &Mutex<Db>, d: &Delivery) -> Result<usize> {
         from: n.from.email.clone().unwrap_or_default(),
         to: d.email.clone(),
     };
-    db().mark_sending(d, now)?;
+    journal.mark(d, Mark::Sending)?;
     match job.transport.send(&d.post_slug, &envelope, &raw) {
         Ok(reply) => {
-            db().mark_sent(d, &reply, now)?;
+            journal.mark(d, Mark::Sent(reply.clone()))?;
             report("sent", &reply);
             Ok(SENT)
         }
         Err(Failure::Transient(reply)) => {
-            db().mark_deferred(d, &reply, now)?;
+            journal.mark(d, Mark::Deferred(reply.clone()))?;
             report("deferred", &reply);
             Ok(DEFERRED)
         }
         Err(Failure::Permanent { reply, bounce }) => {
-            db().mark_failed(d, &reply, now)?;
-            if bounce {
-                db().mark_bounced(&d.email_norm, &reply, now)?;
-            }
+            let mark = if bounce {
+                Mark::Bounced(reply.clone())
+            } else {
+                Mark::Failed(reply.clone())
+            };
+            journal.mark(d, mark)?;
             report("failed", &reply);
             Ok(if bounce { BOUNCED } else { FAILED })
         }
         Err(Failure::Local(e)) => {
             // Not delivered: keep it for a later run, and stop this one.
-            db().mark_deferred(d, &e.to_string(), now)?;
+            journal.mark(d, Mark::Deferred(e.to_string()))?;
             Err(e)
         }
     }

@@ -54,7 +54,44 @@ pub struct Run {
     pub outcome: Option<String>,
 }
 
+/// A change to one delivery's journal row, applied by [`Db::apply_marks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    /// Before the transport is called.
+    Sending,
+    /// After the server's 250 (the reply).
+    Sent(String),
+    /// 4xx, timeout, dropped connection, or a local failure (the reason).
+    Deferred(String),
+    /// 5xx, or deferred for longer than `retry_days`.
+    Failed(String),
+    /// 550/551/553: failed, and the subscriber is bounced.
+    Bounced(String),
+    /// Not sent: the address or the post went away.
+    Cancelled(String),
+}
+
 impl Db {
+    /// Applies many marks in one transaction (group commit: several workers' marks share one
+    /// commit). When this returns `Ok`, every mark is durable.
+    pub fn apply_marks(&self, marks: &[(&Delivery, &Mark)], now: i64) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        for (d, m) in marks {
+            match m {
+                Mark::Sending => self.set_status(d, "sending", None, now, true)?,
+                Mark::Sent(r) => self.set_status(d, "sent", Some(r), now, false)?,
+                Mark::Deferred(r) => self.set_status(d, "deferred", Some(r), now, false)?,
+                Mark::Failed(r) => self.set_status(d, "failed", Some(r), now, false)?,
+                Mark::Bounced(r) => {
+                    self.set_status(d, "failed", Some(r), now, false)?;
+                    self.mark_bounced(&d.email_norm, r, now)?;
+                }
+                Mark::Cancelled(r) => self.set_status(d, "cancelled", Some(r), now, false)?,
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
     /// Slugs of posts whose recipients were already fixed.
     pub fn campaigns(&self) -> Result<HashSet<String>> {
         let run = || -> rusqlite::Result<HashSet<String>> {
