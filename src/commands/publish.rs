@@ -27,12 +27,7 @@ const MAX_LOGGED: usize = 20;
 pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     let config = ctx.config()?;
     if dry_run {
-        let content = content::load(&config)?;
-        let templates = config
-            .newsletter
-            .as_ref()
-            .map(|_| Templates::load(&config))
-            .transpose()?;
+        let (content, templates) = load(&config)?;
         return dry(ctx, &config, &content, templates.as_ref());
     }
     let _lock = PublishLock::acquire(
@@ -46,12 +41,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     match &fresh {
         Some(stamp) => print_report(ctx, &build::report_of(stamp)),
         None => {
-            let content = content::load(&config)?;
-            let templates = config
-                .newsletter
-                .as_ref()
-                .map(|_| Templates::load(&config))
-                .transpose()?;
+            let (content, templates) = load(&config)?;
             let report = build_feeds(ctx, &config, &content)?;
             print_report(ctx, &report);
             loaded = Some((content, templates, report));
@@ -184,6 +174,18 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         return Ok(ExitStatus::TempFail);
     }
     Ok(ExitStatus::Success)
+}
+
+/// The posts, and the templates when there is a newsletter: everything checked before the
+/// first write.
+fn load(config: &Config) -> Result<(Content, Option<Templates>)> {
+    let content = content::load(config)?;
+    let templates = config
+        .newsletter
+        .as_ref()
+        .map(|_| Templates::load(config))
+        .transpose()?;
+    Ok((content, templates))
 }
 
 /// `--dry-run`: everything on an in-memory copy of the state; nothing is written or sent.

@@ -75,12 +75,7 @@ fn entry(i: &super::Item) -> Entry {
     let p = i.post;
     let mut extensions = BTreeMap::new();
     if let Some(img) = &p.image {
-        let mut attrs = BTreeMap::new();
-        attrs.insert("url".to_string(), img.clone());
-        attrs.insert("medium".to_string(), "image".to_string());
-        if let Some(t) = super::rss::image_type(img) {
-            attrs.insert("type".to_string(), t.to_string());
-        }
+        let attrs = super::media_content_attrs(img);
         let ext = Extension {
             name: "media:content".into(),
             attrs,

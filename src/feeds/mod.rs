@@ -214,6 +214,37 @@ fn url(config: &Config, path: &str) -> Result<Url> {
         .ok_or_else(|| Error::msg(format!("cannot make a URL of {path:?} under site.base_url")))
 }
 
+/// The attributes of a Media RSS `media:content` element for a hero image, as RSS and Atom
+/// both carry it: url, `medium="image"` and the MIME type when the extension tells it.
+pub(crate) fn media_content_attrs(image: &str) -> std::collections::BTreeMap<String, String> {
+    let mut attrs = std::collections::BTreeMap::new();
+    attrs.insert("url".to_string(), image.to_string());
+    attrs.insert("medium".to_string(), "image".to_string());
+    if let Some(t) = image_type(image) {
+        attrs.insert("type".to_string(), t.to_string());
+    }
+    attrs
+}
+
+/// The MIME type of an image URL, from its extension.
+fn image_type(url: &str) -> Option<&'static str> {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
+    let ext = path.rsplit('.').next()?;
+    Some(match ext {
+        "webp" => "image/webp",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        _ => return None,
+    })
+}
+
 /// Escapes text for XML written by hand (OPML).
 pub(crate) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

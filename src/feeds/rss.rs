@@ -61,12 +61,7 @@ fn item(doc: &Doc, i: &super::Item) -> Item {
     let p = i.post;
     let mut extensions = BTreeMap::new();
     if let Some(img) = &p.image {
-        let mut attrs = BTreeMap::new();
-        attrs.insert("url".to_string(), img.clone());
-        attrs.insert("medium".to_string(), "image".to_string());
-        if let Some(t) = image_type(img) {
-            attrs.insert("type".to_string(), t.to_string());
-        }
+        let attrs = super::media_content_attrs(img);
         let ext = Extension {
             name: "media:content".into(),
             attrs,
@@ -104,23 +99,4 @@ fn item(doc: &Doc, i: &super::Item) -> Item {
         extensions,
         ..Default::default()
     }
-}
-
-/// The MIME type of an image URL, from its extension.
-pub fn image_type(url: &str) -> Option<&'static str> {
-    let path = url
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(url)
-        .to_ascii_lowercase();
-    let ext = path.rsplit('.').next()?;
-    Some(match ext {
-        "webp" => "image/webp",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "avif" => "image/avif",
-        "svg" => "image/svg+xml",
-        _ => return None,
-    })
 }
