@@ -133,7 +133,9 @@ pub fn slugify(s: &str) -> Option<String> {
                 out.push('-');
             }
             dash = false;
-            out.extend(c.to_lowercase());
+            // Lower case can be longer than a letter and hold a mark that is no letter (`İ` is
+            // `i` + U+0307): keep only what is a letter or digit, so a slug is its own slug.
+            out.extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
         } else {
             dash = true;
         }
@@ -182,7 +184,8 @@ pub fn load(config: &Config) -> Result<Content> {
 pub fn source_files(config: &Config) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     collect_md(&config.content_dir, &mut files)?;
-    files.sort();
+    // Byte order is as deterministic as path order and much cheaper to compare.
+    files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     Ok(files)
 }
 
@@ -198,7 +201,10 @@ fn collect_md(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
         if kind.is_dir() {
             collect_md(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "md") && path.is_file() {
+        } else if path.extension().is_some_and(|e| e == "md")
+            // The entry's type comes with the directory listing; only a link costs a stat.
+            && (kind.is_file() || kind.is_symlink() && path.is_file())
+        {
             out.push(path);
         }
     }
@@ -399,6 +405,8 @@ mod tests {
         assert_eq!(slugify(".."), None);
         assert_eq!(slugify("a\0b").as_deref(), Some("a-b"));
         assert_eq!(slugify("!!!"), None);
+        assert_eq!(slugify("İstanbul").as_deref(), Some("istanbul"));
+        assert_eq!(slugify("istanbul").as_deref(), Some("istanbul"));
     }
 
     #[test]

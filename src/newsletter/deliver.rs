@@ -90,40 +90,75 @@ pub fn deliver(job: &Job, state_dir: &Path) -> Result<Outcome> {
     Ok(total)
 }
 
-/// A worker's request to the journal writer: a mark, and where to say it is committed.
-type MarkRequest = (Delivery, Mark, mpsc::SyncSender<Result<(), String>>);
+/// Marks sent to the journal writer in one request, and where to say they are committed.
+type MarkRequest = (Vec<(Delivery, Mark)>, mpsc::SyncSender<Result<(), String>>);
 
-/// The workers' handle on the journal writer.
+/// A worker's handle on the journal. A worker's outcome mark (`sent`, `deferred`, ...) waits
+/// and travels with its next `sending`, which the worker waits for: the crash window stays one
+/// unconfirmed delivery per worker, with one round trip to the writer per message.
 struct Journal {
     tx: mpsc::Sender<MarkRequest>,
+    pending: std::cell::RefCell<Vec<(Delivery, Mark)>>,
 }
 
 impl Journal {
-    /// Records `mark` for `d` and returns once it is committed.
+    fn new(tx: mpsc::Sender<MarkRequest>) -> Self {
+        Journal {
+            tx,
+            pending: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Commits `mark` for `d` (and any outcome still waiting) before returning.
     fn mark(&self, d: &Delivery, mark: Mark) -> Result<()> {
+        self.pending.borrow_mut().push((d.clone(), mark));
+        self.flush()
+    }
+
+    /// Records an outcome, committed with the worker's next mark or at the end of the pass.
+    fn record(&self, d: &Delivery, mark: Mark) {
+        self.pending.borrow_mut().push((d.clone(), mark));
+    }
+
+    /// Commits whatever is waiting, and returns once it is durable.
+    fn flush(&self) -> Result<()> {
+        let marks = std::mem::take(&mut *self.pending.borrow_mut());
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let stopped = || Error::msg("the journal writer stopped");
         let (done_tx, done_rx) = mpsc::sync_channel(1);
-        self.tx
-            .send((d.clone(), mark, done_tx))
-            .map_err(|_| Error::msg("the journal writer stopped"))?;
+        self.tx.send((marks, done_tx)).map_err(|_| stopped())?;
         match done_rx.recv() {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Error::msg(e)),
-            Err(_) => Err(Error::msg("the journal writer stopped")),
+            Err(_) => Err(stopped()),
         }
     }
 }
 
-/// Group commit: one thread owns the write connection, takes every mark waiting, commits them
-/// in one transaction, then tells each worker. Each worker still waits for its own `sending`
-/// to be durable before it calls the transport, so the crash window stays one delivery per
-/// worker; the commits are just shared.
+/// Group commit: one thread owns the write connection, takes every request waiting (from all
+/// workers), commits them in one transaction, then answers each. Consecutive deliveries share
+/// table pages, so one commit for several workers writes little more than one for one.
 fn journal_writer(db: Db, rx: mpsc::Receiver<MarkRequest>, now: i64) {
+    let mut failed: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
-        let marks: Vec<(&Delivery, &Mark)> = batch.iter().map(|(d, m, _)| (d, m)).collect();
-        let result = db.apply_marks(&marks, now).map_err(|e| e.to_string());
-        for (_, _, done) in &batch {
+        let result = match &failed {
+            Some(e) => Err(e.clone()),
+            None => {
+                let marks: Vec<(&Delivery, &Mark)> = batch
+                    .iter()
+                    .flat_map(|(m, _)| m.iter().map(|(d, m)| (d, m)))
+                    .collect();
+                db.apply_marks(&marks, now).map_err(|e| e.to_string())
+            }
+        };
+        if let Err(e) = &result {
+            failed.get_or_insert_with(|| e.clone());
+        }
+        for (_, done) in &batch {
             let _ = done.send(result.clone());
         }
     }
@@ -144,16 +179,21 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
     let fatal: Mutex<Option<Error>> = Mutex::new(None);
     let (tx, rx) = mpsc::sync_channel::<Delivery>(job.concurrency * 4);
     let rx = Mutex::new(rx);
-    let (mark_tx, mark_rx) = mpsc::channel::<MarkRequest>();
     let now = job.now.timestamp();
+    let (mark_tx, mark_rx) = mpsc::channel::<MarkRequest>();
     std::thread::scope(|s| -> Result<()> {
         s.spawn(move || journal_writer(writer, mark_rx, now));
         for _ in 0..job.concurrency.max(1) {
-            let journal = Journal {
-                tx: mark_tx.clone(),
-            };
             let (stop, counts, streak, fatal, rx) = (&stop, &counts, &streak, &fatal, &rx);
+            let journal = Journal::new(mark_tx.clone());
             s.spawn(move || {
+                let fail = |e: Error| {
+                    stop.store(true, Ordering::SeqCst);
+                    fatal
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                };
                 loop {
                     let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok(d) = next else { break };
@@ -171,14 +211,11 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
                                 streak.store(0, Ordering::SeqCst);
                             }
                         }
-                        Err(e) => {
-                            stop.store(true, Ordering::SeqCst);
-                            fatal
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                        }
+                        Err(e) => fail(e),
                     }
+                }
+                if let Err(e) = journal.flush() {
+                    fail(e);
                 }
             });
         }
@@ -266,12 +303,12 @@ fn one(job: &Job, journal: &Journal, d: &Delivery) -> Result<usize> {
     journal.mark(d, Mark::Sending)?;
     match job.transport.send(&d.post_slug, &envelope, &raw) {
         Ok(reply) => {
-            journal.mark(d, Mark::Sent(reply.clone()))?;
+            journal.record(d, Mark::Sent(reply.clone()));
             report("sent", &reply);
             Ok(SENT)
         }
         Err(Failure::Transient(reply)) => {
-            journal.mark(d, Mark::Deferred(reply.clone()))?;
+            journal.record(d, Mark::Deferred(reply.clone()));
             report("deferred", &reply);
             Ok(DEFERRED)
         }
@@ -281,7 +318,7 @@ fn one(job: &Job, journal: &Journal, d: &Delivery) -> Result<usize> {
             } else {
                 Mark::Failed(reply.clone())
             };
-            journal.mark(d, mark)?;
+            journal.record(d, mark);
             report("failed", &reply);
             Ok(if bounce { BOUNCED } else { FAILED })
         }

@@ -119,9 +119,100 @@ struct MailData<'a> {
 }
 
 struct Variant {
-    subject: String,
-    html: String,
-    text: String,
+    subject: Pieces,
+    /// CSS inlined, line ends already CRLF.
+    html: Pieces,
+    text: Pieces,
+}
+
+/// One part of a rendered variant: text as it is, or a per-recipient hole.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Email,
+    Name,
+    Unsubscribe,
+}
+
+/// A rendered variant split at its placeholders once, so that each recipient costs one pass.
+#[derive(Debug, PartialEq, Eq)]
+struct Pieces(Vec<Piece>);
+
+impl Pieces {
+    fn split(mut s: &str) -> Pieces {
+        let marks = [
+            (EMAIL_MARK, Piece::Email),
+            (NAME_MARK, Piece::Name),
+            (UNSUB_MARK, Piece::Unsubscribe),
+        ];
+        let mut out = Vec::new();
+        loop {
+            let next = marks
+                .iter()
+                .filter_map(|(m, _)| s.find(m).map(|i| (i, *m)))
+                .min_by_key(|(i, _)| *i);
+            let Some((i, mark)) = next else { break };
+            if i > 0 {
+                out.push(Piece::Text(s[..i].to_string()));
+            }
+            out.push(match mark {
+                EMAIL_MARK => Piece::Email,
+                NAME_MARK => Piece::Name,
+                _ => Piece::Unsubscribe,
+            });
+            s = &s[i + mark.len()..];
+        }
+        if !s.is_empty() {
+            out.push(Piece::Text(s.to_string()));
+        }
+        Pieces(out)
+    }
+
+    /// The text with the holes filled by `values` (address, name, unsubscribe URL).
+    fn fill(&self, values: [&str; 3]) -> String {
+        let len: usize = self
+            .0
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.len(),
+                _ => 64,
+            })
+            .sum();
+        let mut out = String::with_capacity(len);
+        for p in &self.0 {
+            out.push_str(match p {
+                Piece::Text(t) => t,
+                Piece::Email => values[0],
+                Piece::Name => values[1],
+                Piece::Unsubscribe => values[2],
+            });
+        }
+        out
+    }
+}
+
+/// `\n` and lone `\r` become `\r\n`, the canonical form of text in mail (RFC 2045).
+fn crlf(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 32);
+    let mut prev_cr = false;
+    for c in s.chars() {
+        match c {
+            '\n' if !prev_cr => out.push_str("\r\n"),
+            '\n' => out.push('\n'),
+            '\r' => out.push('\r'),
+            c => {
+                if prev_cr {
+                    out.push('\n');
+                }
+                out.push(c);
+            }
+        }
+        prev_cr = c == '\r';
+    }
+    if prev_cr {
+        out.push('\n');
+    }
+    out
 }
 
 /// One recipient of a post.
@@ -185,13 +276,13 @@ impl<'a> PostMailer<'a> {
             unsubscribe_url: UNSUB_MARK,
         };
         let html = self.templates.render("email.html.hbs", &data)?;
-        let html = inline_css(&html)?;
+        let html = crlf(&inline_css(&html)?);
         let text = self.templates.render("email.txt.hbs", &data)?;
         let subject = self.templates.subject(&data)?;
         let v = std::sync::Arc::new(Variant {
-            subject,
-            html,
-            text,
+            subject: Pieces::split(&subject),
+            html: Pieces::split(&html),
+            text: Pieces::split(&text),
         });
         self.variants
             .lock()
@@ -202,11 +293,7 @@ impl<'a> PostMailer<'a> {
 
     /// The subject line for a recipient (for `--dry-run`).
     pub fn subject(&self, list: &List) -> Result<String> {
-        Ok(self
-            .variant(list, false)?
-            .subject
-            .replace(EMAIL_MARK, "")
-            .replace(NAME_MARK, ""))
+        Ok(self.variant(list, false)?.subject.fill(["", "", ""]))
     }
 
     /// The HTML part for one recipient, as a file a browser can open (`preview`).
@@ -218,9 +305,7 @@ impl<'a> PostMailer<'a> {
         let v = self.variant(list, !r.name.is_empty())?;
         let esc = |s: &str| handlebars::html_escape(s);
         Ok(v.html
-            .replace(EMAIL_MARK, &esc(r.email))
-            .replace(NAME_MARK, &esc(r.name))
-            .replace(UNSUB_MARK, &esc(r.unsubscribe_url)))
+            .fill([&esc(r.email), &esc(r.name), &esc(r.unsubscribe_url)]))
     }
 
     /// The raw message for one recipient.
@@ -234,19 +319,9 @@ impl<'a> PostMailer<'a> {
         let esc = |s: &str| handlebars::html_escape(s);
         let html = v
             .html
-            .replace(EMAIL_MARK, &esc(r.email))
-            .replace(NAME_MARK, &esc(&name))
-            .replace(UNSUB_MARK, &esc(r.unsubscribe_url));
-        let text = v
-            .text
-            .replace(EMAIL_MARK, r.email)
-            .replace(NAME_MARK, &name)
-            .replace(UNSUB_MARK, r.unsubscribe_url);
-        let subject = one_line(
-            &v.subject
-                .replace(EMAIL_MARK, r.email)
-                .replace(NAME_MARK, &name),
-        );
+            .fill([&esc(r.email), &esc(&name), &esc(r.unsubscribe_url)]);
+        let text = v.text.fill([r.email, &name, r.unsubscribe_url]);
+        let subject = one_line(&v.subject.fill([r.email, &name, ""]));
         let n = self
             .config
             .newsletter
@@ -280,16 +355,21 @@ impl<'a> PostMailer<'a> {
                 "List-Unsubscribe=One-Click".into(),
             ));
         let msg = b
-            .multipart(alternative(text, html))
+            .multipart(alternative_crlf(text, html.into_bytes()))
             .map_err(|e| Error::msg(format!("building the mail to {}: {e}", r.email)))?;
         Ok(msg.formatted())
     }
 }
 
-/// A multipart/alternative body: plain text first, HTML last (the preferred part). The HTML
-/// goes as base64: CSS-inlined HTML has long lines that quoted-printable would break up
-/// anyway, and base64 costs a fraction of the CPU per recipient.
+/// A multipart/alternative body: plain text first, HTML last (the preferred part).
 pub fn alternative(text: String, html: String) -> MultiPart {
+    alternative_crlf(text, crlf(&html).into_bytes())
+}
+
+/// [`alternative`] with HTML already in CRLF form. The HTML goes as base64: CSS-inlined HTML
+/// has long lines that quoted-printable would break up anyway, and base64 of bytes skips
+/// lettre's per-character passes, which matter once per recipient.
+fn alternative_crlf(text: String, html: Vec<u8>) -> MultiPart {
     MultiPart::alternative()
         .singlepart(
             SinglePart::builder()
@@ -321,7 +401,9 @@ pub fn mailbox(name: &str, email: &str) -> Result<Mailbox> {
         .trim()
         .parse()
         .map_err(|e| Error::msg(format!("\"{email}\" is not an email address: {e}")))?;
-    let name = one_line(name);
+    // Control characters too: lettre writes a NUL into the `To` header, then cannot read that
+    // header back for the envelope, and the whole message fails to build.
+    let name: String = one_line(name).chars().filter(|c| !c.is_control()).collect();
     Ok(Mailbox::new((!name.is_empty()).then_some(name), addr))
 }
 
@@ -366,6 +448,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pieces_fill_every_hole_once() {
+        let p = Pieces::split(&format!(
+            "Hi {NAME_MARK} <{EMAIL_MARK}>: {UNSUB_MARK}{EMAIL_MARK}"
+        ));
+        assert_eq!(p.fill(["a@b.c", "Ann", "u"]), "Hi Ann <a@b.c>: ua@b.c");
+        assert_eq!(Pieces::split("plain").fill(["x", "y", "z"]), "plain");
+    }
+
+    #[test]
+    fn line_ends_become_crlf() {
+        assert_eq!(crlf("a\nb\r\nc\rd\n"), "a\r\nb\r\nc\r\nd\r\n");
+    }
+
+    #[test]
     fn message_ids_are_stable_per_post_and_address() {
         let a = message_id("p", "A@Example.com", "n@leadcraftr.com");
         assert_eq!(a, message_id("p", "a@example.com", "n@leadcraftr.com"));
@@ -378,5 +474,7 @@ mod tests {
         let m = mailbox("Eve\r\nBcc: x@evil.example", "eve@example.com").unwrap();
         assert_eq!(m.name.as_deref(), Some("Eve Bcc: x@evil.example"));
         assert!(mailbox("", "not an address").is_err());
+        let m = mailbox("Nul\0Bell\x07", "n@example.com").unwrap();
+        assert_eq!(m.name.as_deref(), Some("NulBell"));
     }
 }

@@ -55,30 +55,42 @@ pub fn remove(state_dir: &Path) {
 }
 
 /// Digest of files' metadata (path, size, mtime in ns, inode); a missing file counts too.
-pub fn digest_files<'a>(extra: &[&[u8]], files: impl IntoIterator<Item = &'a PathBuf>) -> String {
+/// The `stat` calls run in parallel: on a cron run they are most of the work.
+pub fn digest_files(extra: &[&[u8]], files: &[PathBuf]) -> String {
+    use rayon::prelude::*;
+    let stamps: Vec<Option<(u64, u128, u64)>> = files
+        .par_iter()
+        .map(|f| {
+            let m = std::fs::metadata(f).ok()?;
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            #[cfg(unix)]
+            let ino = std::os::unix::fs::MetadataExt::ino(&m);
+            #[cfg(not(unix))]
+            let ino = 0;
+            Some((m.len(), mtime, ino))
+        })
+        .collect();
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     for e in extra {
         h.update((e.len() as u64).to_le_bytes());
         h.update(e);
     }
-    for f in files {
+    for (f, stamp) in files.iter().zip(stamps) {
         h.update(f.as_os_str().as_encoded_bytes());
         h.update([0]);
-        match std::fs::metadata(f) {
-            Ok(m) => {
-                h.update(m.len().to_le_bytes());
-                let mtime = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0);
+        match stamp {
+            Some((len, mtime, ino)) => {
+                h.update(len.to_le_bytes());
                 h.update(mtime.to_le_bytes());
-                #[cfg(unix)]
-                h.update(std::os::unix::fs::MetadataExt::ino(&m).to_le_bytes());
+                h.update(ino.to_le_bytes());
             }
-            Err(_) => h.update(b"missing"),
+            None => h.update(b"missing"),
         }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()

@@ -1,5 +1,11 @@
-//! SMTP through lettre: a pooled `SmtpTransport` shared by the worker threads (`concurrency`
-//! sessions), certificates always verified, an optional rate limit over all sessions.
+//! SMTP through lettre's client: up to `concurrency` connections, each kept open and reused
+//! by the worker threads (a small pool), certificates always verified, an optional rate limit
+//! over all sessions.
+//!
+//! lettre's own pool sends a NOOP before every reuse: one more round trip per message. Here a
+//! connection idle for less than [`FRESH`] is reused as it is; if it turns out to be dead (the
+//! server hung up meanwhile), the message is retried once on a new connection, which is safe:
+//! the dead connection never got as far as a reply to DATA.
 //!
 //! The password is read from the environment variable named in the config and handed to
 //! lettre; it is never stored elsewhere, formatted or logged.
@@ -7,55 +13,112 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use lettre::Address;
 use lettre::address::Envelope as LettreEnvelope;
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{Address, SmtpTransport, Transport as _};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
 use super::{Envelope, Failure, Transport};
 use crate::config::{Security, Smtp as SmtpConfig};
 use crate::error::{Error, Result};
 
+/// A parked connection younger than this is reused without a probe.
+const FRESH: Duration = Duration::from_secs(30);
+
 pub struct Smtp {
-    inner: SmtpTransport,
+    host: String,
+    port: u16,
+    timeout: Duration,
+    security: Security,
+    tls: Option<TlsParameters>,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+    /// Connections not in use, with when they were parked.
+    idle: Mutex<Vec<(SmtpConnection, Instant)>>,
     /// The earliest instant the next message may start (rate limit), if limited.
     rate: Option<(Duration, Mutex<Instant>)>,
 }
 
 impl Smtp {
     pub fn new(c: &SmtpConfig) -> Result<Smtp> {
-        let tls = || {
-            TlsParameters::new(c.host.clone())
-                .map_err(|e| Error::msg(format!("smtp: TLS set-up for {} failed: {e}", c.host)))
-        };
-        let mut b = SmtpTransport::builder_dangerous(c.host.as_str())
-            .port(c.port)
-            .timeout(Some(Duration::from_secs(c.timeout_secs)))
-            .pool_config(PoolConfig::new().max_size(c.concurrency as u32));
-        b = match c.security {
-            Security::StartTls => b.tls(Tls::Required(tls()?)),
-            Security::Tls => b.tls(Tls::Wrapper(tls()?)),
-            // Config validation allows this only for loopback hosts.
-            Security::None => b.tls(Tls::None),
-        };
-        if let Some(user) = &c.username {
-            let password = std::env::var(&c.password_env).unwrap_or_default();
-            if password.is_empty() {
-                return Err(Error::msg(format!(
-                    "smtp.username is set but the environment variable {} is empty or missing",
-                    c.password_env
-                )));
+        let tls = match c.security {
+            Security::None => None,
+            Security::StartTls | Security::Tls => {
+                Some(TlsParameters::new(c.host.clone()).map_err(|e| {
+                    Error::msg(format!("smtp: TLS set-up for {} failed: {e}", c.host))
+                })?)
             }
-            b = b.credentials(Credentials::new(user.clone(), password));
-        }
+        };
+        let credentials = match &c.username {
+            Some(user) => {
+                let password = std::env::var(&c.password_env).unwrap_or_default();
+                if password.is_empty() {
+                    return Err(Error::msg(format!(
+                        "smtp.username is set but the environment variable {} is empty or missing",
+                        c.password_env
+                    )));
+                }
+                Some(Credentials::new(user.clone(), password))
+            }
+            None => None,
+        };
         let rate = c
             .rate_per_second
             .map(|r| (Duration::from_secs_f64(1.0 / r), Mutex::new(Instant::now())));
         Ok(Smtp {
-            inner: b.build(),
+            host: c.host.clone(),
+            port: c.port,
+            timeout: Duration::from_secs(c.timeout_secs),
+            security: c.security,
+            tls,
+            hello: ClientId::default(),
+            credentials,
+            idle: Mutex::new(Vec::new()),
             rate,
         })
+    }
+
+    /// A new session: connect (TLS first with `security: tls`), STARTTLS, AUTH.
+    fn connect(&self) -> Result<SmtpConnection, lettre::transport::smtp::Error> {
+        let wrapper = match self.security {
+            Security::Tls => self.tls.as_ref(),
+            _ => None,
+        };
+        let mut conn = SmtpConnection::connect(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.hello,
+            wrapper,
+            None,
+        )?;
+        if let (Security::StartTls, Some(tls)) = (self.security, &self.tls) {
+            conn.starttls(tls, &self.hello)?;
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(DEFAULT_MECHANISMS, credentials)?;
+        }
+        Ok(conn)
+    }
+
+    fn take(&self) -> Option<SmtpConnection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((mut conn, parked)) = idle.pop() {
+            if parked.elapsed() < FRESH {
+                return Some(conn);
+            }
+            conn.abort();
+        }
+        None
+    }
+
+    fn park(&self, mut conn: SmtpConnection) {
+        if conn.has_broken() {
+            conn.abort();
+        } else {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.push((conn, Instant::now()));
+        }
     }
 
     fn wait_for_slot(&self) {
@@ -70,6 +133,46 @@ impl Smtp {
             if !wait.is_zero() {
                 std::thread::sleep(wait);
             }
+        }
+    }
+
+    fn try_send(
+        &self,
+        env: &LettreEnvelope,
+        raw: &[u8],
+    ) -> Result<String, lettre::transport::smtp::Error> {
+        let reused = self.take();
+        let was_reused = reused.is_some();
+        let mut conn = match reused {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let result = match conn.send(env, raw) {
+            // A reused connection that died while parked: once more, on a new one.
+            Err(e)
+                if was_reused && e.status().is_none() && !e.is_timeout() && conn.has_broken() =>
+            {
+                conn = self.connect()?;
+                conn.send(env, raw)
+            }
+            other => other,
+        };
+        self.park(conn);
+        result.map(|resp| {
+            format!(
+                "{} {}",
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            )
+        })
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        for (mut conn, _) in idle {
+            let _ = conn.quit();
         }
     }
 }
@@ -88,14 +191,7 @@ impl Transport for Smtp {
                 bounce: false,
             })?;
         self.wait_for_slot();
-        match self.inner.send_raw(&env, raw) {
-            Ok(resp) => Ok(format!(
-                "{} {}",
-                resp.code(),
-                resp.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(e) => Err(classify(&e)),
-        }
+        self.try_send(&env, raw).map_err(|e| classify(&e))
     }
 }
 
