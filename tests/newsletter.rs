@@ -1187,6 +1187,7 @@ fn dry_run_prints_the_plan_and_writes_and_sends_nothing() {
     );
     let db_before = site.read_bytes("state/herald.db");
     let public_before = site.stamps("public");
+    let state_before = site.stamps("state");
     let run = site.run(&["publish", "--dry-run"]).success();
     assert!(
         run.stdout
@@ -1196,6 +1197,7 @@ fn dry_run_prints_the_plan_and_writes_and_sends_nothing() {
     assert!(run.stdout.contains("would send 4 messages"), "{run}");
     assert_eq!(site.read_bytes("state/herald.db"), db_before);
     assert_eq!(site.stamps("public"), public_before);
+    assert_eq!(site.stamps("state"), state_before, "not even SQLite's -wal/-shm files appear");
     assert_eq!(server.messages().len(), 11);
     assert_eq!(status_json(&site)["deliveries"]["sent"], 11);
 }

@@ -105,7 +105,12 @@ impl Db {
         db.setup().map_err(|e| db.err(e))?;
         if path.exists() {
             let copy = || -> rusqlite::Result<()> {
-                let uri = format!("file:{}?mode=ro", path.display());
+                // With no log beside the file, nobody has the database open: read it as
+                // immutable, which creates no -wal/-shm files. With a log (serve is running),
+                // read through it, so the copy sees its latest writes.
+                let wal = state_dir.join(format!("{DB_FILE}-wal"));
+                let flag = if wal.exists() { "mode=ro" } else { "immutable=1" };
+                let uri = format!("file:{}?{flag}", path.display());
                 db.conn.execute("ATTACH DATABASE ?1 AS src", [uri])?;
                 for table in [
                     "subscribers",
