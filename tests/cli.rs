@@ -390,3 +390,23 @@ fn odd_config_never_panics() {
         }
     }
 }
+
+#[test]
+fn without_a_terminal_there_is_no_progress_bar_only_plain_lines() {
+    // Under cron stderr is a pipe: no carriage returns, no escape sequences, just log lines.
+    let site = Site::example().at("2026-11-25T12:00:00Z");
+    let run = site.run(&["-v", "publish"]).success();
+    assert!(!run.stderr.contains('\r'), "{run}");
+    assert!(!run.stderr.contains('\u{1b}'), "{run}");
+    assert!(
+        run.stderr
+            .lines()
+            .all(|l| l.starts_with("herald: ") || l.starts_with("warning: ")),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains("herald: sent lead-magnets-that-convert to"),
+        "{run}"
+    );
+}
