@@ -410,3 +410,32 @@ fn without_a_terminal_there_is_no_progress_bar_only_plain_lines() {
         "{run}"
     );
 }
+
+#[test]
+fn check_reports_bad_posts_templates_and_csv_rows_together() {
+    let site = Site::example();
+    site.write(
+        "content/posts/broken.md",
+        "---\ntitle: Broken\n---\nno date\n",
+    );
+    site.write("templates/email.txt.hbs", "{{#if post.title}}unclosed\n");
+    site.write(
+        "config/subscribers/growth.csv",
+        "email,name\nben@example.com,Ben\nnot-an-address,X\n",
+    );
+    let run = site.run(&["check"]).code(1);
+    assert!(
+        run.stderr
+            .contains("content/posts/broken.md:1: missing `date` in front matter"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("templates/email.txt.hbs:"), "{run}");
+    assert!(
+        run.stderr.contains("config/subscribers/growth.csv:3: row skipped: \"not-an-address\" is not an email address"),
+        "{run}"
+    );
+    assert!(
+        !site.exists("public") && !site.exists("state") && !site.exists("outbox"),
+        "check writes nothing"
+    );
+}

@@ -22,8 +22,8 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
             ctx.ui.warn(w.to_string());
         }
         feeds::render(&config, content, ctx.now)?;
-        problems.extend(crate::newsletter::check(&config, content, ctx.now));
     }
+    problems.extend(crate::newsletter::check(&config));
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
