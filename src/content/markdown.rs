@@ -80,10 +80,22 @@ pub fn render(
     }
 }
 
-/// The text of a node, without image alt text (a paragraph holding only an image is no summary).
+/// The text of a node, without image alt text (a paragraph holding only an image is no summary)
+/// and without what sits between raw `<script>` or `<style>` tags (`render.unsafe_html`): the
+/// sanitiser drops those from the HTML, so the summary must not show their text either.
 fn plain_text<'a>(node: &'a comrak::nodes::AstNode<'a>, out: &mut String) {
+    let mut hidden = false;
     for n in node.children() {
         match &n.data().value {
+            NodeValue::HtmlInline(tag) => {
+                let tag = tag.to_ascii_lowercase();
+                if tag.starts_with("<script") || tag.starts_with("<style") {
+                    hidden = true;
+                } else if tag.starts_with("</script") || tag.starts_with("</style") {
+                    hidden = false;
+                }
+            }
+            _ if hidden => {}
             NodeValue::Text(t) => out.push_str(t),
             NodeValue::Code(c) => out.push_str(&c.literal),
             NodeValue::SoftBreak | NodeValue::LineBreak => out.push(' '),
@@ -268,6 +280,18 @@ mod tests {
         );
         assert_eq!(r.html.matches("h.webp").count(), 1, "{}", r.html);
         assert_eq!(r.first_paragraph, "Text");
+    }
+
+    #[test]
+    fn summaries_leave_out_raw_script_text() {
+        let r = render(
+            "Hi <script>alert(1)</script> there <STYLE>p{}</STYLE>!",
+            &base(),
+            true,
+            None,
+            "",
+        );
+        assert_eq!(r.first_paragraph, "Hi there !");
     }
 
     #[test]
