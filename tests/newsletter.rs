@@ -1197,7 +1197,11 @@ fn dry_run_prints_the_plan_and_writes_and_sends_nothing() {
     assert!(run.stdout.contains("would send 4 messages"), "{run}");
     assert_eq!(site.read_bytes("state/herald.db"), db_before);
     assert_eq!(site.stamps("public"), public_before);
-    assert_eq!(site.stamps("state"), state_before, "not even SQLite's -wal/-shm files appear");
+    assert_eq!(
+        site.stamps("state"),
+        state_before,
+        "not even SQLite's -wal/-shm files appear"
+    );
     assert_eq!(server.messages().len(), 11);
     assert_eq!(status_json(&site)["deliveries"]["sent"], 11);
 }

@@ -10,6 +10,9 @@ mod support;
 
 // Topic modules: add new ones here (newsletter, serve, ...), one file per topic in tests/.
 mod cli;
+mod faults;
 mod feeds;
+mod hostile;
 mod newsletter;
+mod properties;
 mod serve;

@@ -139,6 +139,9 @@ pub struct Serve {
     pub trust_proxy: bool,
 }
 
+/// The smallest positive `smtp.rate_per_second`: one message every 1000 seconds.
+const MIN_RATE: f64 = 0.001;
+
 /// Keys of each section, for "did you mean" (serde lists them, but not for nested paths).
 const LIST_ID_CHARS: &str = "[a-z0-9-]+";
 
@@ -161,6 +164,9 @@ impl Config {
     pub fn parse(root: &Path, file: &Path, text: &str) -> Result<Config> {
         let shown = display_path(root, file);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some(line) = too_deep(text) {
+            return Err(Error::at(Location::line(&shown, line), TOO_DEEP));
+        }
         let de = serde_yaml::Deserializer::from_str(text);
         let raw: RawConfig = serde_path_to_error::deserialize(de)
             .map_err(|e| Error::Invalid(vec![yaml_error(&shown, e)]))?;
@@ -199,6 +205,70 @@ impl Config {
         Config::parse(root, &root.join("config/herald.yaml"), text)
             .unwrap_or_else(|e| unreachable!("the test config is valid: {e}"))
     }
+}
+
+/// What [`too_deep`] reports.
+pub const TOO_DEEP: &str = "nested more than 128 levels deep";
+
+/// The line where `[` and `{` collections in `yaml` nest more than 128 levels deep, if they do.
+///
+/// serde_yaml refuses such input anyway (its recursion limit is 128), but only after libyaml
+/// scanned all of it, and that scan takes time quadratic in the depth: 16,000 `[` took seconds,
+/// a megabyte of them would take an hour. This linear pass refuses them first. It skips
+/// comments and quoted scalars; a `[` or `{` inside a plain scalar (`title: a[b`) is text, not
+/// a collection, so outside collections only one that starts a value counts.
+pub fn too_deep(yaml: &str) -> Option<usize> {
+    const LIMIT: usize = 128;
+    let mut depth = 0usize;
+    let mut line = 1;
+    let mut prev = '\n';
+    let mut chars = yaml.chars().peekable();
+    while let Some(c) = chars.next() {
+        let starts_value =
+            prev.is_whitespace() || matches!(prev, '[' | '{' | ',' | ':' | '-' | '?');
+        match c {
+            '\n' => line += 1,
+            '#' if prev.is_whitespace() => {
+                if chars.by_ref().any(|c| c == '\n') {
+                    line += 1;
+                }
+                prev = '\n';
+                continue;
+            }
+            '"' | '\'' if starts_value => {
+                // To the closing quote: `\"` escapes one in double quotes, `''` in single.
+                let mut escaped = false;
+                while let Some(q) = chars.next() {
+                    if q == '\n' {
+                        line += 1;
+                    }
+                    if q == c && !escaped {
+                        if c == '\'' && chars.peek() == Some(&'\'') {
+                            chars.next();
+                            continue;
+                        }
+                        break;
+                    }
+                    escaped = c == '"' && q == '\\' && !escaped;
+                }
+            }
+            '[' | '{' if depth > 0 || starts_value => {
+                depth += 1;
+                if depth > LIMIT {
+                    return Some(line);
+                }
+            }
+            // Text in a plain scalar: the next `[` does not start a value either.
+            '[' | '{' => {
+                prev = 'a';
+                continue;
+            }
+            ']' | '}' if depth > 0 => depth -= 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    None
 }
 
 /// `path` relative to `root` when it lies below it.
@@ -596,10 +666,12 @@ impl Validator<'_> {
             );
         }
         let rate = raw.rate_per_second.unwrap_or(0.0);
-        if !rate.is_finite() || rate < 0.0 {
+        // A positive rate below this is no limit but a stop, and its pause (1 / rate seconds)
+        // overflows `Duration` and `Instant` (a panic) long before it reaches 1e-300.
+        if !rate.is_finite() || rate < 0.0 || (rate > 0.0 && rate < MIN_RATE) {
             self.problem(
                 &["smtp", "rate_per_second"],
-                "`smtp.rate_per_second` must be 0 or more",
+                format!("`smtp.rate_per_second` must be 0 (no limit) or at least {MIN_RATE}"),
             );
         }
         let timeout_secs = raw.timeout_secs.unwrap_or(30);
@@ -757,6 +829,50 @@ mod tests {
         );
         let ok = format!("{MIN}smtp:\n  host: 127.0.0.1\n  security: none\n");
         assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn rate_per_second_is_zero_or_a_real_rate() {
+        let smtp =
+            |rate: &str| format!("{MIN}smtp:\n  host: localhost\n  rate_per_second: {rate}\n");
+        for bad in ["-1", "1e-300", "0.0001", ".nan", ".inf"] {
+            let err = parse(&smtp(bad)).unwrap_err().to_string();
+            assert!(
+                err.contains("`smtp.rate_per_second` must be 0"),
+                "{bad}: {err}"
+            );
+        }
+        for good in ["0", "0.001", "14", "1e9"] {
+            assert!(parse(&smtp(good)).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_libyaml_sees_it() {
+        assert_eq!(too_deep(&format!("x: {}", "[".repeat(129))), Some(1));
+        assert_eq!(
+            too_deep(&format!("a: 1\nx: {}", "{a: ".repeat(200))),
+            Some(2)
+        );
+        assert_eq!(
+            too_deep(&format!("x: {}{}", "[".repeat(128), "]".repeat(128))),
+            None
+        );
+        // Brackets in plain and quoted scalars and comments are text.
+        let text = "[".repeat(300);
+        for ok in [
+            format!("title: a{text}"),
+            format!("title: \"{text}\"\n"),
+            format!("title: '{text}'\n"),
+            format!("title: 'it''s {text}'\n"),
+            format!("title: \"say \\\"{text}\"\n"),
+            format!("# {text}\ntitle: x\n"),
+            format!("tags: [a, \"{text}\", b]\n"),
+        ] {
+            assert_eq!(too_deep(&ok), None, "{ok}");
+        }
+        let err = parse(&format!("{MIN}x: {}", "[".repeat(50_000))).unwrap_err();
+        assert_eq!(err.to_string(), format!("config/herald.yaml:4: {TOO_DEEP}"));
     }
 
     #[test]

@@ -62,6 +62,11 @@ pub fn parse(path: &Path, yaml: &str, first_line: usize) -> Result<FrontMatter, 
     };
     let value: Value = if yaml.trim().is_empty() {
         Value::Mapping(Mapping::new())
+    } else if let Some(line) = crate::config::too_deep(yaml) {
+        return Err(vec![Diagnostic::at(
+            Location::line(path, line + first_line - 1),
+            format!("invalid front matter: {}", crate::config::TOO_DEEP),
+        )]);
     } else {
         serde_yaml::from_str(yaml).map_err(|e| {
             // At the end of the YAML, libyaml points past its last line, at the closing `---`;
@@ -221,6 +226,16 @@ mod tests {
         assert_eq!(fm.unknown, vec![("mood".to_string(), 3)]);
         let fm = parse(Path::new("p.md"), "tags: [a, 'B c']\n", 2).unwrap();
         assert_eq!(fm.tags.len(), 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_with_its_line() {
+        let yaml = format!("title: x\ntags: {}\n", "[".repeat(100_000));
+        let e = parse(Path::new("p.md"), &yaml, 2).unwrap_err();
+        assert_eq!(
+            e[0].to_string(),
+            "p.md:3: invalid front matter: nested more than 128 levels deep"
+        );
     }
 
     #[test]

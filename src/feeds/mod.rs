@@ -165,8 +165,8 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
                 let path = format!("{dir}{}", file_name(*f));
                 doc.self_url = url(config, &path)?;
                 let bytes = match f {
-                    FeedFormat::Rss => rss::render(&doc)?,
-                    FeedFormat::Atom => atom::render(&doc)?,
+                    FeedFormat::Rss => xml_chars_only(rss::render(&doc)?),
+                    FeedFormat::Atom => xml_chars_only(atom::render(&doc)?),
                     FeedFormat::Json => json::render(&doc)?,
                 };
                 out.push(FeedFile { path, bytes });
@@ -194,10 +194,29 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
     if !outlines.is_empty() {
         all.push(FeedFile {
             path: "feeds.opml".into(),
-            bytes: opml::render(config, &outlines),
+            bytes: xml_chars_only(opml::render(config, &outlines)),
         });
     }
     Ok(all)
+}
+
+/// Drops the characters XML 1.0 cannot carry at all, not even as a character reference
+/// (control characters but tab, LF and CR; U+FFFE and U+FFFF). A post may hold them (a YAML
+/// `"\x01"` escape, a raw byte, an `&#1;` in Markdown); left in, they make the whole feed
+/// ill-formed. Markup is plain ASCII, so this only ever touches text.
+fn xml_chars_only(xml: Vec<u8>) -> Vec<u8> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+    };
+    match String::from_utf8(xml) {
+        Ok(s) if !s.chars().all(allowed) => s
+            .chars()
+            .filter(|c| allowed(*c))
+            .collect::<String>()
+            .into_bytes(),
+        Ok(s) => s.into_bytes(),
+        Err(e) => e.into_bytes(),
+    }
 }
 
 /// The file name of a format.
@@ -260,4 +279,19 @@ pub(crate) fn xml_escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_xml_cannot_carry_are_dropped() {
+        let xml = "<t>a\u{1}b\u{0}c\u{fffe}\u{ffff}d\te\r\nf\u{7f}é</t>";
+        assert_eq!(
+            xml_chars_only(xml.as_bytes().to_vec()),
+            "<t>abcd\te\r\nf\u{7f}é</t>".as_bytes()
+        );
+        assert_eq!(xml_chars_only(b"<t>ok</t>".to_vec()), b"<t>ok</t>");
+    }
 }

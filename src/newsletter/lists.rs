@@ -80,7 +80,7 @@ pub fn read_csv(bytes: &[u8], shown: &Path) -> (Vec<Row>, Vec<Diagnostic>) {
                 Location::line(shown, line),
                 format!(
                     "row skipped: \"{}\" is not an email address",
-                    one_line(&email)
+                    shorten(&one_line(&email))
                 ),
             ));
             continue;
@@ -95,6 +95,15 @@ pub fn read_csv(bytes: &[u8], shown: &Path) -> (Vec<Row>, Vec<Diagnostic>) {
         rows.push(Row { email, name, line });
     }
     (rows, problems)
+}
+
+/// A bad value as quoted in a problem: a whole megabyte of it would be one line of cron mail.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 100;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +130,19 @@ mod tests {
             msgs[1].starts_with("all.csv:7: row skipped: \"line\""),
             "{msgs:?}"
         );
+    }
+
+    #[test]
+    fn a_huge_bad_value_is_quoted_short() {
+        let csv = format!("email\n{}@\n", "a".repeat(1 << 20));
+        let (_, problems) = read_csv(csv.as_bytes(), Path::new("x.csv"));
+        let msg = problems[0].to_string();
+        assert!(
+            msg.starts_with(&format!("x.csv:2: row skipped: \"{}…\"", "a".repeat(100))),
+            "{}",
+            &msg[..200]
+        );
+        assert!(msg.len() < 200);
     }
 
     #[test]

@@ -314,14 +314,14 @@ impl<'a> PostMailer<'a> {
             .lists
             .first()
             .ok_or_else(|| Error::msg("a delivery with no list"))?;
-        let name = one_line(r.name);
+        let name = header_text(r.name);
         let v = self.variant(list, !name.is_empty())?;
         let esc = |s: &str| handlebars::html_escape(s);
         let html = v
             .html
             .fill([&esc(r.email), &esc(&name), &esc(r.unsubscribe_url)]);
         let text = v.text.fill([r.email, &name, r.unsubscribe_url]);
-        let subject = one_line(&v.subject.fill([r.email, &name, ""]));
+        let subject = header_text(&v.subject.fill([r.email, &name, ""]));
         let n = self
             .config
             .newsletter
@@ -395,15 +395,19 @@ pub fn inline_css(html: &str) -> Result<String> {
         .map_err(|e| Error::msg(format!("inlining CSS: {e}")))
 }
 
+/// Text for a header (a subject, a display name): one line, and no control characters, which
+/// RFC 5322 does not allow there (a NUL even keeps lettre from reading its own `To` back).
+fn header_text(s: &str) -> String {
+    one_line(s).chars().filter(|c| !c.is_control()).collect()
+}
+
 /// A mailbox whose display name cannot carry a line break into a header.
 pub fn mailbox(name: &str, email: &str) -> Result<Mailbox> {
     let addr: Address = email
         .trim()
         .parse()
         .map_err(|e| Error::msg(format!("\"{email}\" is not an email address: {e}")))?;
-    // Control characters too: lettre writes a NUL into the `To` header, then cannot read that
-    // header back for the envelope, and the whole message fails to build.
-    let name: String = one_line(name).chars().filter(|c| !c.is_control()).collect();
+    let name = header_text(name);
     Ok(Mailbox::new((!name.is_empty()).then_some(name), addr))
 }
 

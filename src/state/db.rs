@@ -109,7 +109,11 @@ impl Db {
                 // immutable, which creates no -wal/-shm files. With a log (serve is running),
                 // read through it, so the copy sees its latest writes.
                 let wal = state_dir.join(format!("{DB_FILE}-wal"));
-                let flag = if wal.exists() { "mode=ro" } else { "immutable=1" };
+                let flag = if wal.exists() {
+                    "mode=ro"
+                } else {
+                    "immutable=1"
+                };
                 let uri = format!("file:{}?{flag}", path.display());
                 db.conn.execute("ATTACH DATABASE ?1 AS src", [uri])?;
                 for table in [
@@ -153,12 +157,27 @@ impl Db {
             ));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = self.write_transaction()?;
+            // `serve` and `publish` starting together on a new state: the other one may have
+            // migrated since `version` was read.
+            let done: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if usize::try_from(done).unwrap_or(usize::MAX) > i {
+                continue;
+            }
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), waiting for it under
+    /// the busy timeout. A deferred one that reads first and writes later cannot wait: if another
+    /// process wrote in between, SQLite answers "database is locked" at once (waiting could
+    /// deadlock), so a sign-up confirmed or an unsubscribe applied while `publish` wrote the
+    /// journal failed.
+    pub(crate) fn write_transaction(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
     }
 
     /// For the connection that writes the delivery journal: checkpoint (and so `fsync`) every

@@ -162,7 +162,7 @@ impl Db {
         now: i64,
     ) -> Result<Vec<Added>> {
         let run = || -> rusqlite::Result<Vec<Added>> {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = self.write_transaction()?;
             let out = rows
                 .iter()
                 .map(|(e, n)| self.add_member_raw(e, n, list, source, now))
@@ -192,7 +192,7 @@ impl Db {
     /// the address was known.
     pub fn unsubscribe(&self, email: &str, lists: Option<&[String]>, now: i64) -> Result<bool> {
         let run = || -> rusqlite::Result<bool> {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = self.write_transaction()?;
             let Some((id, _)) = self.subscriber(&normalize(email))? else {
                 return Ok(false);
             };
@@ -258,7 +258,7 @@ impl Db {
     /// unsubscribed or bounced before (this is the one way back).
     pub fn confirm(&self, email: &str, name: &str, lists: &[String], now: i64) -> Result<()> {
         let run = || -> rusqlite::Result<()> {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = self.write_transaction()?;
             let id = match self.subscriber(&normalize(email))? {
                 Some((id, _)) => {
                     tx.execute(
@@ -307,7 +307,7 @@ impl Db {
                     ..Default::default()
                 });
             }
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = self.write_transaction()?;
             let mut m = Merged::default();
             let mut keep = HashSet::new();
             for (email, name) in rows {
