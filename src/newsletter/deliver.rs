@@ -6,7 +6,7 @@
 //! again. Transient failures are retried in the same run after a pause, then in later runs,
 //! until `retry_days` have passed since the first attempt.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -177,6 +177,7 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
     let streak = AtomicUsize::new(0);
     let give_up_after = (job.concurrency * 3).max(6);
     let fatal: Mutex<Option<Error>> = Mutex::new(None);
+    let bounced: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
     let (tx, rx) = mpsc::sync_channel::<Delivery>(job.concurrency * 4);
     let rx = Mutex::new(rx);
     let now = job.now.timestamp();
@@ -184,7 +185,8 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
     std::thread::scope(|s| -> Result<()> {
         s.spawn(move || journal_writer(writer, mark_rx, now));
         for _ in 0..job.concurrency.max(1) {
-            let (stop, counts, streak, fatal, rx) = (&stop, &counts, &streak, &fatal, &rx);
+            let (stop, counts, streak, fatal, rx, bounced) =
+                (&stop, &counts, &streak, &fatal, &rx, &bounced);
             let journal = Journal::new(mark_tx.clone());
             s.spawn(move || {
                 let fail = |e: Error| {
@@ -200,7 +202,7 @@ fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
                     if stop.load(Ordering::SeqCst) {
                         continue;
                     }
-                    match one(job, &journal, &d) {
+                    match one(job, &journal, &d, bounced) {
                         Ok(k) => {
                             counts[k].fetch_add(1, Ordering::SeqCst);
                             if k == DEFERRED {
@@ -255,7 +257,12 @@ const CANCELLED: usize = 3;
 const BOUNCED: usize = 4;
 
 /// Handles one delivery; returns which counter it adds to. An `Err` stops the run.
-fn one(job: &Job, journal: &Journal, d: &Delivery) -> Result<usize> {
+fn one(
+    job: &Job,
+    journal: &Journal,
+    d: &Delivery,
+    bounced: &Mutex<HashSet<String>>,
+) -> Result<usize> {
     let now = job.now.timestamp();
     let report = |status: &'static str, reply: &str| {
         (job.on_event)(Event {
@@ -264,8 +271,18 @@ fn one(job: &Job, journal: &Journal, d: &Delivery) -> Result<usize> {
             reply,
         })
     };
-    if d.subscriber_status != "active" {
-        let why = format!("not sent: the address is {}", d.subscriber_status);
+    // The status came with the page; an address that bounced earlier in this pass counts too.
+    let bounced_now = bounced
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&d.email_norm);
+    if d.subscriber_status != "active" || bounced_now {
+        let status = if bounced_now {
+            "bounced"
+        } else {
+            &d.subscriber_status
+        };
+        let why = format!("not sent: the address is {status}");
         journal.mark(d, Mark::Cancelled(why.clone()))?;
         report("cancelled", &why);
         return Ok(CANCELLED);
@@ -290,12 +307,21 @@ fn one(job: &Job, journal: &Journal, d: &Delivery) -> Result<usize> {
         return Ok(FAILED);
     }
     let url = unsubscribe_url(job.config, job.secret, &d.email_norm, &d.lists);
-    let raw = mailer.message(&Recipient {
+    let raw = match mailer.message(&Recipient {
         email: &d.email,
         name: &d.name,
         lists: &lists,
         unsubscribe_url: &url,
-    })?;
+    }) {
+        Ok(raw) => raw,
+        // One recipient's bad data must not stop everyone else's mail.
+        Err(e) => {
+            let why = format!("not sent: the mail could not be built: {e}");
+            journal.mark(d, Mark::Failed(why.clone()))?;
+            report("failed", &why);
+            return Ok(FAILED);
+        }
+    };
     let envelope = Envelope {
         from: n.from.email.clone().unwrap_or_default(),
         to: d.email.clone(),
@@ -314,6 +340,10 @@ fn one(job: &Job, journal: &Journal, d: &Delivery) -> Result<usize> {
         }
         Err(Failure::Permanent { reply, bounce }) => {
             let mark = if bounce {
+                bounced
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(d.email_norm.clone());
                 Mark::Bounced(reply.clone())
             } else {
                 Mark::Failed(reply.clone())
