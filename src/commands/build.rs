@@ -3,6 +3,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use super::Ctx;
 use crate::config::Config;
 use crate::content::{self, Content};
@@ -146,8 +148,19 @@ pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<Buil
         write_manifest(&manifest_path, &union)?;
     }
     let bar = ctx.ui.progress(files.len() as u64, "writing");
-    for (FeedFile { bytes, .. }, target) in files.iter().zip(&targets) {
-        match write::write_if_changed(target, bytes)? {
+    // Writing is mostly the file system's work (creating and renaming files): in parallel.
+    let outcomes: Vec<Result<Written>> = files
+        .par_iter()
+        .zip(&targets)
+        .map(|(FeedFile { bytes, .. }, target)| {
+            let w = write::write_if_changed(target, bytes);
+            bar.inc(1);
+            w
+        })
+        .collect();
+    bar.finish_and_clear();
+    for (outcome, target) in outcomes.into_iter().zip(&targets) {
+        match outcome? {
             Written::Written => {
                 report.written += 1;
                 ctx.ui
@@ -155,9 +168,7 @@ pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<Buil
             }
             Written::Unchanged => report.unchanged += 1,
         }
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     for stale in old.difference(&new) {
         let Ok(target) = write::confined(&config.output_dir, stale) else {
             continue;

@@ -205,6 +205,18 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
 /// `"\x01"` escape, a raw byte, an `&#1;` in Markdown); left in, they make the whole feed
 /// ill-formed. Markup is plain ASCII, so this only ever touches text.
 fn xml_chars_only(xml: Vec<u8>) -> Vec<u8> {
+    // Nearly every feed is clean: find out with a byte scan before decoding anything.
+    // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
+    let control = xml
+        .iter()
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'));
+    let nonchar = || {
+        xml.windows(3)
+            .any(|w| w[0] == 0xEF && w[1] == 0xBF && w[2] >= 0xBE)
+    };
+    if !control && !nonchar() {
+        return xml;
+    }
     let allowed = |c: char| {
         matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{fffe}' | '\u{ffff}'))
     };
