@@ -11,6 +11,7 @@ pub mod error;
 pub mod feeds;
 pub mod newsletter;
 pub mod serve;
+pub mod slug;
 pub mod state;
 pub mod transport;
 pub mod write;

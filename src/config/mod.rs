@@ -597,7 +597,7 @@ impl Validator<'_> {
             let all = l.tags.iter().any(|t| t.trim() == "*");
             let mut tags = Vec::new();
             for t in l.tags.iter().filter(|t| t.trim() != "*") {
-                match crate::content::slugify(t) {
+                match crate::slug::slugify(t) {
                     Some(s) => tags.push(s),
                     None => self.problem(
                         &keys,
