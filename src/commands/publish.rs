@@ -90,11 +90,17 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     let logged = std::sync::atomic::AtomicUsize::new(0);
     let on_event = |e: Event| {
         bar.inc(1);
-        if e.status != "sent" {
+        if e.status == "cancelled" {
+            ui.detail(format!(
+                "{} for {}: {}",
+                e.delivery.email, e.delivery.post_slug, e.reply
+            ));
+        } else if e.status != "sent" {
+            // A problem: shown even with -q, so that cron mails it to the owner.
             if logged.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < MAX_LOGGED || ui.verbose
             {
                 bar.suspend(|| {
-                    ui.log(format!(
+                    ui.warn(format!(
                         "{} {} for {}: {}",
                         e.delivery.email, e.status, e.delivery.post_slug, e.reply
                     ))
@@ -147,7 +153,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     );
     let problems = logged.into_inner();
     if problems > MAX_LOGGED && !ctx.ui.verbose {
-        ctx.ui.log(format!(
+        ctx.ui.warn(format!(
             "… and {} more not sent; `herald status` lists them",
             problems - MAX_LOGGED
         ));
@@ -167,7 +173,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         status,
     )?;
     if outcome.deferred > 0 {
-        ctx.ui.log(format!(
+        ctx.ui.warn(format!(
             "{} deliveries remain deferred; the next run retries them",
             outcome.deferred
         ));
