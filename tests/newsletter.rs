@@ -1000,7 +1000,10 @@ fn a_lasting_4xx_is_deferred_with_exit_75_and_sent_by_a_later_run() {
         run.stderr.contains("warning: ann@example.com deferred for"),
         "{run}"
     );
-    assert!(run.stderr.contains("warning: 3 deliveries remain deferred"), "{run}");
+    assert!(
+        run.stderr.contains("warning: 3 deliveries remain deferred"),
+        "{run}"
+    );
     // Retried within the run (three passes) before giving up for now.
     assert_eq!(server.attempts(Stage::Message, "ann@example.com").len(), 9);
     assert!(server.messages_to("ann@example.com").is_empty());
