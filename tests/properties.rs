@@ -483,8 +483,8 @@ fn load_and_render(scratch: &Scratch, config: &Config) -> Result<Option<usize>, 
             prop_assert!(!t.name.contains(['\r', '\n']));
         }
     }
-    let files =
-        feeds::render(config, &content, now).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let files = feeds::render(config, &feeds::plan(config, &content, now))
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     for f in &files {
         let path = Path::new(&f.path);
         prop_assert!(
@@ -822,7 +822,10 @@ fn huge_lines_load_and_render_in_bounded_time() {
     assert_eq!(post.title, title);
     assert_eq!(post.tags.len(), 1, "5000 copies of one tag are one tag");
     let now: DateTime<Utc> = "2025-06-01T00:00:00Z".parse().unwrap();
-    let files = timed("rendering feeds", || feeds::render(&config, &content, now)).unwrap();
+    let files = timed("rendering feeds", || {
+        feeds::render(&config, &feeds::plan(&config, &content, now))
+    })
+    .unwrap();
     assert!(files.iter().any(|f| f.path == "rss.xml"));
     // The summary is cut, whatever the first paragraph's length (DESIGN.md: 300 characters).
     let rendered = post.render(false);

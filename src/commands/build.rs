@@ -127,8 +127,8 @@ pub(super) fn print_report(ctx: &Ctx, r: &BuildReport) {
 pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<BuildReport> {
     // From here on the outputs may change: a crash must not leave a stamp claiming otherwise.
     stamp::remove(&config.state_dir);
-    let files = feeds::render(config, content, ctx.now)?;
     let plan = feeds::plan(config, content, ctx.now);
+    let files = feeds::render(config, &plan)?;
     let mut report = BuildReport {
         posts: content.published(ctx.now).len(),
         tags: plan.tags.len(),

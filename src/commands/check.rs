@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
         for w in &content.warnings {
             ctx.ui.warn(w.to_string());
         }
-        feeds::render(&config, content, ctx.now)?;
+        feeds::render(&config, &feeds::plan(&config, content, ctx.now))?;
     }
     problems.extend(crate::newsletter::check(&config));
     if !problems.is_empty() {

@@ -201,7 +201,7 @@ fn dry(
     content: &Content,
     templates: Option<&Templates>,
 ) -> Result<ExitStatus> {
-    let files = feeds::render(config, content, ctx.now)?;
+    let files = feeds::render(config, &feeds::plan(config, content, ctx.now))?;
     let mut changed = 0;
     for f in &files {
         let target = crate::write::confined(&config.output_dir, &f.path)?;

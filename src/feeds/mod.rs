@@ -62,15 +62,17 @@ pub struct Plan<'a> {
     pub site: Vec<&'a Post>,
     /// Tag slug -> (display name, items), in slug order.
     pub tags: BTreeMap<String, (String, Vec<&'a Post>)>,
+    /// Tag slug -> display name, for every tag of a published post (item categories).
+    pub names: BTreeMap<String, String>,
 }
 
 /// Picks the items of every feed: due non-draft posts, newest first, at most `limit`.
 pub fn plan<'a>(config: &Config, content: &'a Content, now: DateTime<Utc>) -> Plan<'a> {
     let published = content.published(now);
     let limit = config.feeds.limit.unwrap_or(usize::MAX);
+    let names = content::tag_names(published.iter().copied());
     let mut tags: BTreeMap<String, (String, Vec<&Post>)> = BTreeMap::new();
     if config.feeds.per_tag {
-        let names = content::tag_names(published.iter().copied());
         for p in &published {
             for t in &p.tags {
                 let entry = tags.entry(t.slug.clone()).or_insert_with(|| {
@@ -85,13 +87,13 @@ pub fn plan<'a>(config: &Config, content: &'a Content, now: DateTime<Utc>) -> Pl
     Plan {
         site: published.into_iter().take(limit).collect(),
         tags,
+        names,
     }
 }
 
-/// Renders every feed file of the site, and `feeds.opml`. Nothing is written.
-pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<Vec<FeedFile>> {
-    let plan = plan(config, content, now);
-    let names = content::tag_names(content.published(now));
+/// Renders every feed file of `plan`, and `feeds.opml`. Nothing is written.
+pub fn render(config: &Config, plan: &Plan) -> Result<Vec<FeedFile>> {
+    let names = &plan.names;
     // Render each shown post once, in parallel.
     let mut shown: Vec<&Post> = plan.site.clone();
     for (_, items) in plan.tags.values() {
@@ -104,25 +106,20 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
         .map(|p| (p.slug.as_str(), p.render(config.unsafe_html)))
         .collect();
 
-    let mut sets: Vec<(String, String, String, Vec<&Post>)> = Vec::new(); // dir, title, home path
-    sets.push((
-        String::new(),
-        config.site.title.clone(),
-        String::new(),
-        plan.site.clone(),
-    ));
+    // (folder under output_dir, which is also the page's path under base_url; title; items)
+    let mut sets: Vec<(String, String, &[&Post])> = Vec::new();
+    sets.push((String::new(), config.site.title.clone(), &plan.site));
     for (slug, (name, items)) in &plan.tags {
         sets.push((
             format!("tags/{slug}/"),
             format!("{}: {name}", config.site.title),
-            format!("tags/{slug}/"),
-            items.clone(),
+            items,
         ));
     }
     let tags_base = url(config, "tags/")?;
     let files: Vec<Result<Vec<FeedFile>>> = sets
         .par_iter()
-        .map(|(dir, title, home, posts)| {
+        .map(|(dir, title, posts)| {
             let items = posts
                 .iter()
                 .map(|p| {
@@ -153,8 +150,8 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
             let mut doc = Doc {
                 title: title.clone(),
                 description,
-                home: url(config, home)?,
-                self_url: url(config, home)?,
+                home: url(config, dir)?,
+                self_url: url(config, dir)?,
                 language: &config.site.language,
                 updated,
                 author: &config.site.author,
@@ -176,7 +173,7 @@ pub fn render(config: &Config, content: &Content, now: DateTime<Utc>) -> Result<
         .collect();
     let mut all = Vec::new();
     let mut outlines = Vec::new();
-    for (f, (_, title, _, _)) in files.into_iter().zip(&sets) {
+    for (f, (_, title, _)) in files.into_iter().zip(&sets) {
         for file in f? {
             let kind = match file.path.rsplit('/').next() {
                 Some("rss.xml") => Some("RSS"),
