@@ -29,8 +29,9 @@ const MANIFEST: &str = "feeds.manifest";
 
 pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let config = ctx.config()?;
-    if let Some(report) = up_to_date(ctx, &config)?.map(|s| report_of(&s)) {
-        print_report(ctx, &report);
+    let fresh = freshness(ctx, &config)?;
+    if let Some(stamp) = &fresh.stamp {
+        print_report(ctx, &report_of(stamp));
         return Ok(ExitStatus::Success);
     }
     let content = content::load(&config)?;
@@ -38,21 +39,29 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
         ctx.ui.detail(format!("warning: {w}"));
     }
     let report = build_feeds(ctx, &config, &content)?;
-    save_stamp(ctx, &config, &content, &report, false)?;
+    save_stamp(ctx, &config, &fresh, &content, &report, false)?;
     print_report(ctx, &report);
     Ok(ExitStatus::Success)
 }
 
-/// The last build's stamp, if nothing it depends on changed since and no post became due.
-pub(super) fn up_to_date(ctx: &Ctx, config: &Config) -> Result<Option<Stamp>> {
-    let Some(stamp) = stamp::read(&config.state_dir) else {
-        return Ok(None);
-    };
+/// What the last build's stamp says about this run.
+pub(super) struct Freshness {
+    /// The last build's stamp, if nothing it depends on changed since and no post became due.
+    pub stamp: Option<Stamp>,
+    /// The digest of the inputs as they are now, before loading: a file edited while the
+    /// build runs then makes the next run build again.
+    inputs: String,
+}
+
+pub(super) fn freshness(ctx: &Ctx, config: &Config) -> Result<Freshness> {
     let inputs = inputs_digest(config)?;
-    let outputs = outputs_digest(config)?;
-    Ok(stamp
-        .fresh(&inputs, &outputs, ctx.now.timestamp())
-        .then_some(stamp))
+    let stamp = match stamp::read(&config.state_dir) {
+        Some(stamp) if stamp.fresh(&inputs, &outputs_digest(config)?, ctx.now.timestamp()) => {
+            Some(stamp)
+        }
+        _ => None,
+    };
+    Ok(Freshness { stamp, inputs })
 }
 
 pub(super) fn report_of(s: &Stamp) -> BuildReport {
@@ -68,12 +77,13 @@ pub(super) fn report_of(s: &Stamp) -> BuildReport {
 pub(super) fn save_stamp(
     ctx: &Ctx,
     config: &Config,
+    fresh: &Freshness,
     content: &Content,
     report: &BuildReport,
     planned: bool,
 ) -> Result<()> {
     let s = Stamp {
-        inputs: inputs_digest(config)?,
+        inputs: fresh.inputs.clone(),
         outputs: outputs_digest(config)?,
         built_at: ctx.now.timestamp(),
         next_due: content

@@ -35,10 +35,13 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         &config.display(&config.state_dir.join("publish.lock")),
     )?;
     // A cron run on an unchanged site: no post to load, no feed to render, no post to plan.
-    let fresh =
-        build::up_to_date(ctx, &config)?.filter(|s| s.planned || config.newsletter.is_none());
+    let fresh = build::freshness(ctx, &config)?;
     let mut loaded = None;
-    match &fresh {
+    match fresh
+        .stamp
+        .as_ref()
+        .filter(|s| s.planned || config.newsletter.is_none())
+    {
         Some(stamp) => print_report(ctx, &build::report_of(stamp)),
         None => {
             let (content, templates) = load(&config)?;
@@ -49,7 +52,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     }
     let Some(n) = &config.newsletter else {
         if let Some((content, _, report)) = &loaded {
-            build::save_stamp(ctx, &config, content, report, true)?;
+            build::save_stamp(ctx, &config, &fresh, content, report, true)?;
         }
         return Ok(ExitStatus::Success);
     };
@@ -64,7 +67,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
             ctx.ui
                 .log(format!("\"{}\": {count} recipients", post.title));
         }
-        build::save_stamp(ctx, &config, content, report, true)?;
+        build::save_stamp(ctx, &config, &fresh, content, report, true)?;
     }
     let open_slugs = db.open_slugs()?;
     if open_slugs.is_empty() {
