@@ -81,13 +81,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     };
     let secret = secret::load_or_create(&config.state_dir)?;
     let mailers = mailers(&config, &templates, &content, &open_slugs, ctx);
-    let total: u64 = db
-        .journal_counts()?
-        .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "queued" | "sending" | "deferred"))
-        .map(|(_, v)| *v as u64)
-        .sum();
-    let bar = ctx.ui.progress(total, "sending");
+    let bar = ctx.ui.progress(db.open_count()? as u64, "sending");
     let ui = ctx.ui;
     // Under cron every line is mailed to the owner: name the first few problems, count the rest.
     let logged = std::sync::atomic::AtomicUsize::new(0);
@@ -242,12 +236,7 @@ fn dry(
             names.join(", ")
         ));
     }
-    let open: i64 = db
-        .journal_counts()?
-        .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "queued" | "sending" | "deferred"))
-        .map(|(_, v)| *v)
-        .sum();
+    let open = db.open_count()?;
     ctx.ui.out(format!(
         "would send {open} messages in all through the {} transport",
         match n.transport {

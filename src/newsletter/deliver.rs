@@ -73,6 +73,7 @@ pub fn unsubscribe_url(
 /// Sends every open delivery in the journal.
 pub fn deliver(job: &Job, state_dir: &Path) -> Result<Outcome> {
     let mut total = Outcome::default();
+    let journal = Db::open(state_dir)?;
     // One pass, then one more after each pause while deliveries stay open.
     for pause in IN_RUN_BACKOFF.iter().map(Some).chain([None]) {
         let o = one_pass(job, state_dir)?;
@@ -80,7 +81,7 @@ pub fn deliver(job: &Job, state_dir: &Path) -> Result<Outcome> {
         total.failed += o.failed;
         total.cancelled += o.cancelled;
         total.bounced += o.bounced;
-        let open = Db::open(state_dir)?.open_count()?;
+        let open = journal.open_count()?;
         total.deferred = open;
         match pause {
             Some(pause) if open > 0 => std::thread::sleep(*pause),
