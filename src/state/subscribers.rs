@@ -82,6 +82,19 @@ impl Db {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Sets a membership's status, creating it (as coming from `serve`, which links and
+    /// sign-ups are) when there is none.
+    fn set_membership(&self, id: i64, list: &str, status: &str, now: i64) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO memberships (subscriber_id, list_id, status, source, updated_at)
+                 VALUES (?1, ?2, ?3, 'serve', ?4)
+                 ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = ?3, updated_at = ?4",
+            )?
+            .execute(params![id, list, status, now])?;
+        Ok(())
+    }
+
     fn add_member_raw(
         &self,
         email: &str,
@@ -205,12 +218,7 @@ impl Db {
                 }
                 Some(lists) => {
                     for l in lists {
-                        tx.execute(
-                            "INSERT INTO memberships (subscriber_id, list_id, status, source, updated_at)
-                             VALUES (?1, ?2, 'unsubscribed', 'serve', ?3)
-                             ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = 'unsubscribed', updated_at = ?3",
-                            params![id, l, now],
-                        )?;
+                        self.set_membership(id, l, "unsubscribed", now)?;
                     }
                 }
             }
@@ -271,12 +279,7 @@ impl Db {
                 None => self.create(email, name, "active", now)?,
             };
             for l in lists {
-                tx.execute(
-                    "INSERT INTO memberships (subscriber_id, list_id, status, source, updated_at)
-                     VALUES (?1, ?2, 'active', 'serve', ?3)
-                     ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = 'active', updated_at = ?3",
-                    params![id, l, now],
-                )?;
+                self.set_membership(id, l, "active", now)?;
             }
             tx.commit()
         };
