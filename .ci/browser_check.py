@@ -28,7 +28,6 @@ import base64
 import email
 import email.policy
 import json
-import os
 import re
 import shutil
 import signal

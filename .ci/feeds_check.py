@@ -24,14 +24,14 @@ Needs: pip install feedparser pyyaml. Exits 1 on any mismatch, naming the file a
 import argparse
 import json
 import os
-import re
 import sys
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 try:
     import feedparser
     import yaml
+    from herald_site import SiteError, load_yaml, one_line, read_posts
 except ImportError as e:
     print(f"feeds_check.py needs feedparser and pyyaml: pip install feedparser pyyaml ({e})",
           file=sys.stderr)
@@ -40,91 +40,13 @@ except ImportError as e:
 FILES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 
 
-class Yaml12Loader(yaml.SafeLoader):
-    """YAML as herald's serde_yaml reads it (YAML 1.2 core schema): dates stay strings, and only
-    true/false are booleans (PyYAML's YAML 1.1 would turn `yes`, `on` or a date into values)."""
-
-
-Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers
-            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-
-
-class Problem(Exception):
-    pass
-
-
-def one_line(s):
-    """Every run of whitespace (CR and LF included) becomes one space; ends trimmed."""
-    return " ".join(s.split())
-
-
-def scalar(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (str, int, float)):
-        return str(v)
-    return None
-
-
-def slugify(s):
-    """Lowercase; letters and digits kept; every other run becomes one `-`; no `-` at the ends."""
-    out, dash = [], False
-    for c in s:
-        if c.isalnum():
-            if dash and out:
-                out.append("-")
-            dash = False
-            out.append(c.lower())
-        else:
-            dash = True
-    return "".join(out)
-
-
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-LOCAL_FORMS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
-
-
-def parse_date(s, tz):
-    """The date forms of DESIGN.md "Posts"; forms without an offset are read in `tz`."""
-    s = s.strip()
-    if RFC3339.match(s):
-        return datetime.fromisoformat(s.replace("z", "Z"))
-    try:
-        naive = datetime.combine(datetime.strptime(s, "%Y-%m-%d").date(), time())
-    except ValueError:
-        naive = None
-        for form in LOCAL_FORMS:
-            try:
-                naive = datetime.strptime(s, form)
-                break
-            except ValueError:
-                pass
-    if naive is None:
-        raise Problem(f"invalid date {s!r}")
-    # fold=0: the earlier instant in a DST fold; in a gap this lands where herald moves it.
-    return naive.replace(tzinfo=tz, fold=0)
-
-
-def split_front_matter(path, text):
-    text = text.removeprefix("\ufeff")
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip() != "---":
-        raise Problem(f"{path}: no front matter")
-    for i, line in enumerate(lines[1:], start=1):
-        if line.rstrip() in ("---", "..."):
-            return "".join(lines[1:i])
-    raise Problem(f"{path}: unclosed front matter")
+Problem = SiteError
 
 
 def load_config(root):
     path = os.path.join(root, "config", "herald.yaml")
     with open(path, encoding="utf-8-sig") as f:
-        raw = yaml.load(f, Loader=Yaml12Loader) or {}
+        raw = load_yaml(f)
     site = raw.get("site") or {}
     feeds = raw.get("feeds") or {}
     limit = feeds.get("limit", 20)
@@ -140,37 +62,7 @@ def load_config(root):
 
 
 def load_posts(root, config):
-    files = []
-    for dirpath, dirnames, filenames in os.walk(config["content_dir"]):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        files += [os.path.join(dirpath, f) for f in filenames
-                  if f.endswith(".md") and not f.startswith(".")]
-    posts = []
-    for path in sorted(files):
-        shown = os.path.relpath(path, root)
-        with open(path, encoding="utf-8") as f:
-            fm = yaml.load(split_front_matter(shown, f.read()), Loader=Yaml12Loader) or {}
-        stem = os.path.basename(path)[:-len(".md")]
-        if "slug" in fm:
-            slug = slugify(scalar(fm["slug"]) or "")
-        else:
-            slug = slugify(re.sub(r"^\d{4}-\d{2}-\d{2}-(?=.)", "", stem))
-        tags = fm.get("tags") or []
-        if not isinstance(tags, list):
-            tags = [tags]
-        post_tags = {}
-        for t in tags:
-            name = one_line(scalar(t) or "")
-            post_tags.setdefault(slugify(name), name)
-        posts.append({
-            "source": shown,
-            "slug": slug,
-            "title": one_line(scalar(fm.get("title")) or ""),
-            "date": parse_date(scalar(fm.get("date")) or "", config["timezone"]),
-            "draft": fm.get("draft") is True,
-            "tags": post_tags,
-        })
-    return posts
+    return read_posts(root, config["content_dir"], config["timezone"])
 
 
 def expected_feeds(root, config, now):

@@ -37,21 +37,20 @@ import email
 import email.policy
 import html.parser
 import io
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 try:
-    import yaml
     from aiosmtpd.smtp import SMTP
+    from herald_site import SiteError, load_yaml, one_line, parse_date, read_posts, slugify
 except ImportError as e:
     print(f"smtp_check.py needs aiosmtpd and pyyaml: pip install aiosmtpd pyyaml ({e})",
           file=sys.stderr)
@@ -63,62 +62,10 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080/"
 RUN_TIMEOUT = 300
 
 
-class Yaml12Loader(yaml.SafeLoader):
-    """YAML as serde_yaml reads it (YAML 1.2 core schema): dates stay strings, only
-    true/false are booleans."""
-
-
-Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers
-            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-
-
-class SetupError(Exception):
-    pass
+SetupError = SiteError
 
 
 # --- the site's own data ---------------------------------------------------------------------
-
-def slugify(s):
-    """DESIGN.md "Posts": lowercase, Unicode letters and digits kept, every other run -> '-'."""
-    out, dash = [], False
-    for c in s.lower():
-        if c.isalnum():
-            out.append(c)
-            dash = False
-        elif not dash:
-            out.append("-")
-            dash = True
-    return "".join(out).strip("-")
-
-
-def one_line(s):
-    return " ".join(str(s).split())
-
-
-def parse_date(value, tz):
-    """The date forms of DESIGN.md "Posts"; without an offset, in the site's timezone."""
-    s = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"):
-        try:
-            return datetime.strptime(s, fmt).replace(tzinfo=tz)
-        except ValueError:
-            pass
-    d = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return d if d.tzinfo else d.replace(tzinfo=tz)
-
-
-def front_matter(path):
-    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
-    if not text.startswith("---\n"):
-        raise SetupError(f"{path}: no front matter")
-    end = text.find("\n---", 4)
-    return yaml.load(text[4:end], Loader=Yaml12Loader) or {}
-
 
 def read_csv(path):
     """{address (lower case): name} of a subscriber CSV's valid rows."""
@@ -134,8 +81,7 @@ def read_csv(path):
 class Site:
     def __init__(self, root, now):
         self.root = root
-        cfg = yaml.load((root / "config/herald.yaml").read_text(encoding="utf-8"),
-                        Loader=Yaml12Loader)
+        cfg = load_yaml((root / "config/herald.yaml").read_text(encoding="utf-8"))
         self.config = cfg
         site = cfg["site"]
         self.tz = ZoneInfo(site.get("timezone", "UTC"))
@@ -166,20 +112,13 @@ class Site:
             })
         self.posts = {}
         content = root / cfg.get("content_dir", "content/posts")
-        for path in sorted(content.rglob("*.md")):
-            fm = front_matter(path)
-            if fm.get("draft") is True:
+        for post in read_posts(root, content, self.tz):
+            if post["draft"] or post["date"] > now or post["date"] < self.start:
                 continue
-            date = parse_date(fm["date"], self.tz)
-            if date > now or date < self.start:
-                continue
-            stem = re.sub(r"^\d{4}-\d{2}-\d{2}-", "", path.stem)
-            slug = slugify(str(fm.get("slug") or stem))
-            tags = fm.get("tags") or []
-            tags = [tags] if isinstance(tags, str) else tags
+            slug = post["slug"]
             self.posts[slug] = {
-                "title": one_line(fm["title"]),
-                "tags": {slugify(str(t)) for t in tags},
+                "title": post["title"],
+                "tags": set(post["tags"]),
                 "url": urljoin(self.base_url, self.permalink.replace("{slug}", slug)),
             }
 
