@@ -142,7 +142,7 @@ pub struct Serve {
 /// The smallest positive `smtp.rate_per_second`: one message every 1000 seconds.
 const MIN_RATE: f64 = 0.001;
 
-/// Keys of each section, for "did you mean" (serde lists them, but not for nested paths).
+/// What a list id may hold, as error messages say it.
 const LIST_ID_CHARS: &str = "[a-z0-9-]+";
 
 impl Config {

@@ -448,7 +448,7 @@ async fn subscribe(Axum(state): Axum<State>, req: Request) -> Answer {
 /// domain could be on the internet: `ann@example` is a typo on a public sign-up form, not an
 /// intranet host.
 fn plausible_address(email: &str) -> bool {
-    if email.chars().count() > EMAIL_MAX || email.parse::<lettre::Address>().is_err() {
+    if email.chars().count() > EMAIL_MAX || !crate::newsletter::lists::valid_address(email) {
         return false;
     }
     let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
