@@ -197,14 +197,6 @@ impl Config {
     pub fn line_of(&self, keys: &[&str]) -> Option<usize> {
         find_key_line(&self.source, keys)
     }
-
-    /// A configuration for tests: the example site's values under `root`.
-    #[doc(hidden)]
-    pub fn default_for_test(root: &Path) -> Config {
-        let text = "site:\n  title: Test\n  base_url: https://example.com/\n";
-        Config::parse(root, &root.join("config/herald.yaml"), text)
-            .unwrap_or_else(|e| unreachable!("the test config is valid: {e}"))
-    }
 }
 
 /// What [`too_deep`] reports.

@@ -209,28 +209,6 @@ impl Db {
         Ok(())
     }
 
-    /// Committed before the SMTP transaction starts.
-    pub fn mark_sending(&self, d: &Delivery, now: i64) -> Result<()> {
-        self.set_status(d, "sending", None, now, true)
-    }
-
-    /// Committed after the server's 250.
-    pub fn mark_sent(&self, d: &Delivery, reply: &str, now: i64) -> Result<()> {
-        self.set_status(d, "sent", Some(reply), now, false)
-    }
-
-    pub fn mark_deferred(&self, d: &Delivery, reply: &str, now: i64) -> Result<()> {
-        self.set_status(d, "deferred", Some(reply), now, false)
-    }
-
-    pub fn mark_failed(&self, d: &Delivery, reply: &str, now: i64) -> Result<()> {
-        self.set_status(d, "failed", Some(reply), now, false)
-    }
-
-    pub fn mark_cancelled(&self, d: &Delivery, why: &str, now: i64) -> Result<()> {
-        self.set_status(d, "cancelled", Some(why), now, false)
-    }
-
     /// Row counts per journal status.
     pub fn journal_counts(&self) -> Result<BTreeMap<String, i64>> {
         let run = || -> rusqlite::Result<BTreeMap<String, i64>> {
@@ -359,8 +337,9 @@ mod tests {
             .open_deliveries(Some(("post", "a@example.com")), 10)
             .unwrap();
         assert_eq!(page.len(), 1);
-        db.mark_sending(&open[0], 4).unwrap();
-        db.mark_sent(&open[0], "250 ok", 5).unwrap();
+        db.apply_marks(&[(&open[0], &Mark::Sending)], 4).unwrap();
+        db.apply_marks(&[(&open[0], &Mark::Sent("250 ok".into()))], 5)
+            .unwrap();
         assert_eq!(db.open_deliveries(None, 10).unwrap().len(), 1);
         assert_eq!(
             db.delivery_status("post", "a@example.com")
