@@ -439,3 +439,45 @@ fn check_reports_bad_posts_templates_and_csv_rows_together() {
         "check writes nothing"
     );
 }
+
+#[test]
+fn an_unchanged_site_is_not_loaded_again_until_something_changes() {
+    let site = Site::example().at("2026-11-25T12:00:00Z");
+    let unchanged = "nothing changed since the last build";
+    assert!(
+        !site
+            .run(&["-v", "publish"])
+            .success()
+            .stderr
+            .contains(unchanged)
+    );
+    let again = site.run(&["-v", "publish"]).success();
+    assert!(again.stderr.contains(unchanged), "{again}");
+    assert!(
+        again.stdout.contains("0 files written, 16 unchanged"),
+        "{again}"
+    );
+    // Any post edited: loaded and built again.
+    let post = "content/posts/2026-11-18-lead-magnets-that-convert.md";
+    site.write(
+        post,
+        site.read(post)
+            .replace("Actually Convert", "Really Convert"),
+    );
+    let edited = site.run(&["-v", "build"]).success();
+    assert!(!edited.stderr.contains(unchanged), "{edited}");
+    assert!(
+        site.read("public/rss.xml")
+            .contains("Lead Magnets That Really Convert")
+    );
+    // A feed removed by hand: built again too.
+    site.remove("public/atom.xml");
+    assert!(
+        !site
+            .run(&["-v", "build"])
+            .success()
+            .stderr
+            .contains(unchanged)
+    );
+    assert!(site.exists("public/atom.xml"));
+}

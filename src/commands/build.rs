@@ -31,6 +31,7 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let config = ctx.config()?;
     let fresh = freshness(ctx, &config)?;
     if let Some(stamp) = &fresh.stamp {
+        ctx.ui.detail(UNCHANGED);
         print_report(ctx, &report_of(stamp));
         return Ok(ExitStatus::Success);
     }
@@ -43,6 +44,9 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     print_report(ctx, &report);
     Ok(ExitStatus::Success)
 }
+
+/// The `-v` line of a run that found nothing changed since the last build.
+pub(super) const UNCHANGED: &str = "nothing changed since the last build: no post loaded";
 
 /// What the last build's stamp says about this run.
 pub(super) struct Freshness {

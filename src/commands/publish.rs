@@ -42,7 +42,10 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         .as_ref()
         .filter(|s| s.planned || config.newsletter.is_none())
     {
-        Some(stamp) => print_report(ctx, &build::report_of(stamp)),
+        Some(stamp) => {
+            ctx.ui.detail(build::UNCHANGED);
+            print_report(ctx, &build::report_of(stamp));
+        }
         None => {
             let (content, templates) = load(&config)?;
             let report = build_feeds(ctx, &config, &content)?;
