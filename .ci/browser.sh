@@ -17,4 +17,14 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   apt-get update -qq
   apt-get install -y -qq chromium chromium-driver fonts-dejavu-core >/dev/null
 fi
-exec python3 .ci/browser_check.py --herald "$herald" --out target/screenshots
+# Exit code 3 means Chromium itself stopped answering (its compositor can stall on a slow,
+# busy machine), not that a page was wrong: that alone earns one more walk with a new browser.
+# A wrong page (1) or a set-up error (2) fails at once.
+for attempt in 1 2; do
+  code=0
+  python3 .ci/browser_check.py --herald "$herald" --out target/screenshots || code=$?
+  if [ "$code" -ne 3 ] || [ "$attempt" -eq 2 ]; then
+    exit "$code"
+  fi
+  echo "browser.sh: Chromium stalled; walking through once more with a new browser" >&2
+done

@@ -21,13 +21,15 @@ chromedriver's WebDriver HTTP API (standard library only, no Selenium):
 
 Every page is saved as target/screenshots/NN-name.png; the check fails when a page lacks its
 expected text or answers with the wrong status. Exits 1 listing every problem, 2 on a set-up
-error (no chromium, serve did not start).
+error (no chromium, serve did not start), 3 when Chromium itself stopped answering a command
+for COMMAND_TIMEOUT seconds (browser.sh then runs the walk once more, with a new browser).
 """
 import argparse
 import base64
 import email
 import email.policy
 import json
+import os
 import re
 import shutil
 import signal
@@ -53,11 +55,22 @@ CHROMIUM_FLAGS = [
     "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,"
     "CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions",
     "--hide-scrollbars", "--force-device-scale-factor=1", "--lang=en-US",
+    # Keep the one tab's compositor producing frames: a headless renderer it deems idle or in the
+    # background can leave Page.captureScreenshot waiting for a frame that never comes.
+    "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows", "--disable-ipc-flooding-protection",
+    "--disable-hang-monitor",
 ]
+# How long one WebDriver command may take before the browser counts as stalled.
+COMMAND_TIMEOUT = 60
 
 
 class SetupError(Exception):
     pass
+
+
+class BrowserStall(Exception):
+    """Chromium stopped answering: a fault of the browser, not of the pages (exit code 3)."""
 
 
 def free_port():
@@ -90,17 +103,20 @@ class WebDriver:
                 "args": CHROMIUM_FLAGS + [f"--user-data-dir={user_data_dir}", "--window-size=1280,900"],
             },
         }}}
-        self.session = self._call("POST", "/session", caps)["sessionId"]
+        self.session = self._call("POST", "/session", caps, timeout=120)["sessionId"]
+        self.cmd("POST", "/timeouts", {"script": 10000, "pageLoad": 60000})
 
-    def _call(self, method, path, body=None):
+    def _call(self, method, path, body=None, timeout=COMMAND_TIMEOUT):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=120) as r:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
                 return json.loads(r.read() or b"{}").get("value")
         except urllib.error.HTTPError as e:
             raise SetupError(f"webdriver {method} {path}: {e.code} {e.read()[:500]!r}") from None
+        except (TimeoutError, socket.timeout) as e:
+            raise BrowserStall(f"webdriver {method} {path}: no answer within {timeout}s") from e
 
     def cmd(self, method, path, body=None):
         return self._call(method, f"/session/{self.session}{path}", body)
@@ -135,22 +151,52 @@ class WebDriver:
         self.cmd("POST", "/window/rect", {"width": width, "height": height})
 
     def color_scheme(self, scheme):
-        self.cmd("POST", "/goog/cdp/execute", {
-            "cmd": "Emulation.setEmulatedMedia",
-            "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
-        })
+        self.cdp("Emulation.setEmulatedMedia",
+                 {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+    def cdp(self, cmd, params=None):
+        return self.cmd("POST", "/goog/cdp/execute", {"cmd": cmd, "params": params or {}})
+
+    def frames_flowing(self):
+        """True once the page has painted two animation frames (within the script timeout)."""
+        try:
+            return self.cmd("POST", "/execute/async", {"args": [], "script":
+                            "const done = arguments[arguments.length - 1];"
+                            "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"})
+        except SetupError:  # a script timeout: the renderer produced no frame
+            return False
+
+    def settle(self):
+        """Make sure the compositor is producing frames before asking for one.
+
+        A headless renderer that went idle can leave a capture waiting forever; a short
+        screencast wakes it up (the remedy known from headless Chrome's issue trackers).
+        """
+        for _ in range(3):
+            if self.frames_flowing():
+                return
+            self.cdp("Page.startScreencast", {"format": "jpeg", "quality": 10, "everyNthFrame": 1})
+            time.sleep(0.3)
+            self.cdp("Page.stopScreencast")
+        raise BrowserStall("the page paints no frames, even after a screencast kick")
 
     def screenshot(self, path):
-        # The whole page, not just the window: the layout's height decides.
-        metrics = self.cmd("POST", "/goog/cdp/execute", {"cmd": "Page.getLayoutMetrics", "params": {}})
-        size = metrics.get("cssContentSize") or metrics.get("contentSize")
-        viewport = metrics.get("cssLayoutViewport") or metrics.get("layoutViewport") or {}
-        height = max(size["height"], viewport.get("clientHeight", 0))
-        shot = self.cmd("POST", "/goog/cdp/execute", {"cmd": "Page.captureScreenshot", "params": {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": height, "scale": 1},
-        }})
-        Path(path).write_bytes(base64.b64decode(shot["data"]))
+        """The whole page: the window grows to the page's height, then a plain capture."""
+        self.settle()
+        inner, full = self.cmd("POST", "/execute/sync", {"args": [], "script":
+                               "return [window.innerHeight,"
+                               " Math.ceil(document.documentElement.getBoundingClientRect().height)];"})
+        rect = self.cmd("GET", "/window/rect")
+        grow = min(max(full - inner, 0), 4000)
+        if grow:
+            self.cmd("POST", "/window/rect", {"width": rect["width"], "height": rect["height"] + grow})
+            self.settle()
+        try:
+            png = self.cmd("GET", "/screenshot")
+        finally:
+            if grow:
+                self.cmd("POST", "/window/rect", {"width": rect["width"], "height": rect["height"]})
+        Path(path).write_bytes(base64.b64decode(png))
 
     def quit(self):
         try:
@@ -213,9 +259,12 @@ def main():
     serve = subprocess.Popen([herald, "--site", str(site), "--now", NOW, "serve"],
                              stdout=subprocess.DEVNULL, stderr=serve_log, stdin=subprocess.DEVNULL)
     driver_port = free_port()
-    driver = subprocess.Popen(["chromedriver", f"--port={driver_port}"],
+    # Its own process group, so that chromedriver and every Chromium process it started can be
+    # stopped together, even when the browser no longer answers.
+    driver = subprocess.Popen(["chromedriver", f"--port={driver_port}"], start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wd = None
+    stalled = None
     try:
         wait_http(base + "healthz")
         wait_http(f"http://127.0.0.1:{driver_port}/status")
@@ -339,14 +388,19 @@ def main():
                     problems.append(f"/{path}: Content-Type {r.headers.get('Content-Type')}")
     except SetupError as e:
         problems.append(str(e))
+    except BrowserStall as e:
+        stalled = str(e)
     finally:
-        if wd:
+        if wd and not stalled:
             wd.quit()
-        driver.terminate()
         try:
+            os.killpg(driver.pid, signal.SIGTERM)
             driver.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            driver.kill()
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        except ProcessLookupError:
+            pass
         serve.send_signal(signal.SIGTERM)
         try:
             code = serve.wait(timeout=60)
@@ -366,6 +420,12 @@ def main():
         problems.append("serve answered 500:\n" + log)
     for s in shots:
         print(f"browser: saved {s}")
+    if stalled:
+        print(f"browser: Chromium stalled ({stalled}); {len(problems)} problem(s) seen before that",
+              file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 3
     if problems:
         print(f"browser: {len(problems)} problem(s):", file=sys.stderr)
         for p in problems:
