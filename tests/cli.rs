@@ -234,7 +234,7 @@ fn duplicate_slug_names_both_files() {
     assert_rejected(
         "duplicate-slug.md",
         "content/posts/nested/duplicate.md",
-        "content/posts/nested/duplicate.md: slug \"first\" is also the slug of content/posts/2025-01-01-first.md: every post needs its own slug",
+        "content/posts/nested/duplicate.md:4: slug \"first\" is also the slug of content/posts/2025-01-01-first.md: every post needs its own slug",
     );
 }
 

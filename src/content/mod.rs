@@ -133,18 +133,18 @@ pub fn load(config: &Config) -> Result<Content> {
     let mut warnings = Vec::new();
     for r in results {
         match r {
-            Ok((p, w)) => {
-                posts.push(p);
+            Ok((p, w, line)) => {
+                posts.push((p, line));
                 warnings.extend(w);
             }
             Err(d) => problems.extend(d),
         }
     }
     let mut by_slug: BTreeMap<&str, &Post> = BTreeMap::new();
-    for p in &posts {
+    for (p, line) in &posts {
         if let Some(other) = by_slug.insert(&p.slug, p) {
             problems.push(Diagnostic::at(
-                Location::file(&p.source),
+                Location::line(&p.source, *line),
                 format!(
                     "slug \"{}\" is also the slug of {}: every post needs its own slug",
                     p.slug,
@@ -156,6 +156,7 @@ pub fn load(config: &Config) -> Result<Content> {
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
+    let mut posts: Vec<Post> = posts.into_iter().map(|(p, _)| p).collect();
     posts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.slug.cmp(&b.slug)));
     Ok(Content { posts, warnings })
 }
@@ -191,7 +192,8 @@ fn collect_md(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-type Loaded = std::result::Result<(Post, Vec<Diagnostic>), Vec<Diagnostic>>;
+/// A post, its warnings and the line its slug comes from (`slug:`, or the opening `---`).
+type Loaded = std::result::Result<(Post, Vec<Diagnostic>, usize), Vec<Diagnostic>>;
 
 fn load_post(config: &Config, file: &Path) -> Loaded {
     let shown = config.display(file);
@@ -330,7 +332,8 @@ fn load_post(config: &Config, file: &Path) -> Loaded {
         permalink,
         slug,
     };
-    Ok((post, warnings))
+    let slug_line = fm.slug.as_ref().map_or(1, |(_, line)| *line);
+    Ok((post, warnings, slug_line))
 }
 
 /// `2025-05-08-hello` -> `hello`.
