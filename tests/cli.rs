@@ -412,6 +412,40 @@ fn without_a_terminal_there_is_no_progress_bar_only_plain_lines() {
 }
 
 #[test]
+fn on_a_terminal_build_and_send_show_progress_bars() {
+    // An interactive run: util-linux `script` gives herald a pseudo-terminal.
+    let site = Site::example().at("2026-11-25T12:00:00Z");
+    let run = site.run_on_terminal(&["publish"]).success();
+    for bar in ["writing [", "sending ["] {
+        assert!(run.stdout.contains(bar), "no {bar:?} bar\n{run}");
+    }
+    assert!(
+        run.stdout.contains("6/6"),
+        "the send bar reaches its end\n{run}"
+    );
+    assert!(
+        run.stdout.contains("\r\u{1b}[2K"),
+        "the bar redraws in place\n{run}"
+    );
+    assert!(
+        run.stdout.contains("mail: 6 sent, 0 deferred, 0 failed"),
+        "{run}"
+    );
+    let mails = site
+        .files("outbox")
+        .into_keys()
+        .filter(|k| k.ends_with(".eml"))
+        .count();
+    assert_eq!(mails, 6, "{run}");
+
+    // -q (what a crontab line uses) silences the bars on a terminal too.
+    let quiet = Site::example().at("2026-11-25T12:00:00Z");
+    let run = quiet.run_on_terminal(&["-q", "publish"]).success();
+    assert!(!run.stdout.contains(" ["), "{run}");
+    assert!(!run.stdout.contains('\u{1b}'), "{run}");
+}
+
+#[test]
 fn check_reports_bad_posts_templates_and_csv_rows_together() {
     let site = Site::example();
     site.write(

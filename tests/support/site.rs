@@ -206,6 +206,31 @@ impl Site {
         run(self.bare_command(args), args)
     }
 
+    /// Runs `herald --site <root> --now <now> ARGS` on a pseudo-terminal, as from an
+    /// interactive shell, through util-linux `script`. stdout and stderr both reach the
+    /// terminal, so [`Run::stdout`] holds everything, escape sequences and carriage returns
+    /// included; [`Run::stderr`] holds what `script` itself said.
+    pub fn run_on_terminal(&self, args: &[&str]) -> Run {
+        let inner = self.command(args);
+        let quote =
+            |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+        let line: Vec<String> = std::iter::once(inner.get_program())
+            .chain(inner.get_args())
+            .map(quote)
+            .collect();
+        let mut cmd = Command::new("script");
+        cmd.args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+            .current_dir(self.tmp.path())
+            .stdin(Stdio::null());
+        for (key, value) in inner.get_envs() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        run(cmd, args)
+    }
+
     /// `herald build`, which must succeed.
     pub fn build(&self) -> Run {
         self.run(&["build"]).success()
