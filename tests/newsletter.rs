@@ -780,6 +780,25 @@ fn invalid_csv_rows_are_reported_with_file_and_line_and_skipped() {
     // The run went on: the good rows joined and were mailed.
     assert_eq!(server.messages_to("zed@example.com").len(), 3);
     assert!(!server.messages().is_empty());
+
+    // The next cron run does not repeat them while the file is unchanged; `check` still lists
+    // them; a changed file is read again and its remaining bad rows are reported again.
+    let again = site.run(&["publish"]).success();
+    assert!(!again.stderr.contains("all.csv:"), "{again}");
+    let check = site.run(&["check"]).code(1);
+    assert_eq!(check.stderr.matches("all.csv:").count(), 2, "{check}");
+    site.write(
+        "config/subscribers/all.csv",
+        "email,name\nann@example.com,Ann\nbob@,Broken\nzed@example.com,Zed\n",
+    );
+    let changed = site.run(&["publish"]).success();
+    assert!(
+        changed.stderr.contains(
+            "config/subscribers/all.csv:3: row skipped: \"bob@\" is not an email address"
+        ),
+        "{changed}"
+    );
+    assert_eq!(changed.stderr.matches("all.csv:").count(), 1, "{changed}");
 }
 
 #[test]

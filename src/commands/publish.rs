@@ -250,7 +250,9 @@ fn dry(
     Ok(ExitStatus::Success)
 }
 
-/// Merges each list's CSV. Invalid rows are reported and skipped; the run goes on.
+/// Merges each list's CSV. Invalid rows are reported and skipped; the run goes on. A CSV
+/// whose bytes match its last merge is not parsed again, so its invalid rows are reported once
+/// per change (every cron run's output is mailed to the owner), and always by `herald check`.
 fn merge_csvs(ctx: &Ctx, config: &Config, n: &Newsletter, db: &Db) -> Result<()> {
     let now = ctx.now.timestamp();
     for list in &n.lists {
@@ -263,6 +265,9 @@ fn merge_csvs(ctx: &Ctx, config: &Config, n: &Newsletter, db: &Db) -> Result<()>
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        if db.csv_digest(&list.id)?.as_deref() == Some(digest.as_str()) {
+            continue;
+        }
         let (rows, problems) = lists::read_csv(&bytes, &shown);
         for p in problems {
             ctx.ui.warn(p.to_string());

@@ -286,6 +286,18 @@ impl Db {
         run().map_err(|e| self.err(e))
     }
 
+    /// The SHA-256 (hex) of the CSV last merged into `list`, if any.
+    pub fn csv_digest(&self, list: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT digest FROM csv_merges WHERE list_id = ?1",
+                [list],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Merges a list's CSV: rows join the list, `csv` members no longer in it leave. Skipped
     /// entirely when `digest` matches the last merge of this list.
     pub fn merge_csv(
