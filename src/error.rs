@@ -84,7 +84,7 @@ pub enum Error {
     #[error("{}", join_lines(.0))]
     Invalid(Vec<Diagnostic>),
     /// The state database failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), state_reason(source))]
     State {
         path: PathBuf,
         #[source]
@@ -134,6 +134,19 @@ impl Error {
             Error::Locked { .. } => ExitStatus::TempFail,
             _ => ExitStatus::Failure,
         }
+    }
+}
+
+/// What went wrong with the state database, in the user's terms where SQLite's are terse.
+fn state_reason(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    match e.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked) => format!(
+            "database is locked: another process held it for over {} s (a `sqlite3` shell, a \
+             backup?); run again once it lets go",
+            crate::state::BUSY_TIMEOUT.as_secs()
+        ),
+        _ => e.to_string(),
     }
 }
 

@@ -11,6 +11,9 @@ use crate::error::{Error, IoContext, Result};
 /// The database file inside `state_dir`.
 pub const DB_FILE: &str = "herald.db";
 
+/// How long a connection waits for another process's lock before the command fails.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Migrations, applied in order; `user_version` records how many ran. Never edit one that has
 /// shipped: add a new one.
 const MIGRATIONS: &[&str] = &[
@@ -139,7 +142,7 @@ impl Db {
     }
 
     fn setup(&self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(Duration::from_secs(30))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
