@@ -15,12 +15,14 @@ chromedriver's WebDriver HTTP API (standard library only, no Selenium):
     "You're subscribed"; the same link again: "already used".
  3. `herald publish`: the next due post arrives in outbox/ for the new address, with a
     List-Unsubscribe link; opening it shows the one-button page, then "You're unsubscribed".
+    The confirmation mail and the post's mail are shown as a mail client shows their HTML.
  4. RFC 8058 one-click (as a mail provider does it, with urllib) on another subscriber's
     mail: 200 with an empty body.
  5. SIGTERM: herald serve exits 0.
 
-Every page is saved as target/screenshots/NN-name.png; the check fails when a page lacks its
-expected text or answers with the wrong status. Exits 1 listing every problem, 2 on a set-up
+Every page is saved as target/screenshots/NN-name.png and audited with axe-core (every rule
+on serve's pages; the WCAG 2.x A/AA rules on the mails). The check fails when a page lacks its
+expected text, answers with the wrong status or breaks an accessibility rule. Exits 1 listing every problem, 2 on a set-up
 error (no chromium, serve did not start), 3 when Chromium itself stopped answering a command
 for COMMAND_TIMEOUT seconds (browser.sh then runs the walk once more, with a new browser).
 """
@@ -104,7 +106,7 @@ class WebDriver:
             },
         }}}
         self.session = self._call("POST", "/session", caps, timeout=120)["sessionId"]
-        self.cmd("POST", "/timeouts", {"script": 10000, "pageLoad": 60000})
+        self.cmd("POST", "/timeouts", {"script": 30000, "pageLoad": 60000})
 
     def _call(self, method, path, body=None, timeout=COMMAND_TIMEOUT):
         data = None if body is None else json.dumps(body).encode()
@@ -198,6 +200,24 @@ class WebDriver:
                 self.cmd("POST", "/window/rect", {"width": rect["width"], "height": rect["height"]})
         Path(path).write_bytes(base64.b64decode(png))
 
+    def audit(self, axe_js, wcag_only=False):
+        """axe-core's accessibility rules on the current page: a list of violations. Web pages
+        get every rule, best practices (landmarks, headings) included; a mail, which has no
+        page structure of its own, gets the WCAG 2.x A and AA rules."""
+        self.cmd("POST", "/execute/sync", {"args": [], "script": axe_js + "\nreturn true;"})
+        options = {"resultTypes": ["violations"]}
+        if wcag_only:
+            options["runOnly"] = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}
+        return self.cmd("POST", "/execute/async", {"args": [options], "script": """
+            const done = arguments[arguments.length - 1];
+            axe.run(document, arguments[0])
+              .then(r => done(r.violations.map(v => ({
+                  id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ")),
+              }))))
+              .catch(e => done([{id: "axe-error", impact: "critical", help: String(e), nodes: []}]));
+        """})
+
     def quit(self):
         try:
             self._call("DELETE", f"/session/{self.session}")
@@ -228,6 +248,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--herald", required=True)
     ap.add_argument("--out", default="target/screenshots")
+    ap.add_argument("--axe", required=True, help="axe-core's axe.min.js (npm package axe-core)")
     args = ap.parse_args()
     herald = str(Path(args.herald).resolve())
     out = Path(args.out)
@@ -238,8 +259,10 @@ def main():
         if not shutil.which(tool):
             raise SetupError(f"{tool} is not installed (apt-get install chromium chromium-driver)")
 
+    axe_js = Path(args.axe).read_text(encoding="utf-8")
     problems = []
     shots = []
+    audited = []
     work = Path(tempfile.mkdtemp(prefix="herald-browser-"))
     site = work / "site"
     site.mkdir()
@@ -270,8 +293,8 @@ def main():
         wait_http(f"http://127.0.0.1:{driver_port}/status")
         wd = WebDriver(driver_port, work / "chromium-profile")
 
-        def page(name, expect):
-            """Screenshot the current page and check that it shows `expect`."""
+        def page(name, expect, mail=False):
+            """Screenshot the current page, check that it shows `expect`, audit it with axe."""
             path = out / f"{len(shots) + 1:02d}-{name}.png"
             wd.screenshot(path)
             shots.append(path)
@@ -280,6 +303,10 @@ def main():
                 if want not in body:
                     problems.append(f"{path.name}: expected {want!r} on {wd.url()}, page says:\n    "
                                     + body.replace("\n", "\n    "))
+            for v in wd.audit(axe_js, wcag_only=mail):
+                problems.append(f"{path.name}: accessibility: {v['id']} ({v['impact']}): {v['help']}"
+                                f" at {', '.join(v['nodes']) or wd.url()}")
+            audited.append(path)
             return body
 
         # 1. The sign-up form, wide, narrow and dark.
@@ -323,7 +350,7 @@ def main():
         html_part = msg.get_body(preferencelist=("html",))
         (work / "confirm-mail.html").write_text(html_part.get_content() if html_part else "", encoding="utf-8")
         wd.get((work / "confirm-mail.html").as_uri())
-        page("confirm-mail", ["Please confirm your subscription", "Hi Rea <b>Der</b>", "reader@example.org",
+        page("confirm-mail", mail=True, expect=["Please confirm your subscription", "Hi Rea <b>Der</b>", "reader@example.org",
                               "Business growth", "Yes, subscribe me"])
         wd.get(link)
         page("confirm", ["Confirm your subscription", "reader@example.org", "Everything from LeadCraftr",
@@ -349,7 +376,12 @@ def main():
         mails = sorted(p for p in (site / "outbox").glob("*/reader@example.org.eml") if p.parent.name != "confirm")
         if not mails:
             raise SetupError("publish mailed nothing to reader@example.org:\n" + published.stdout + published.stderr)
-        header = str(mail(mails[0])["List-Unsubscribe"] or "")
+        post_mail = mail(mails[0])
+        html_part = post_mail.get_body(preferencelist=("html",))
+        (work / "post-mail.html").write_text(html_part.get_content() if html_part else "", encoding="utf-8")
+        wd.get((work / "post-mail.html").as_uri())
+        page("post-mail", mail=True, expect=[str(post_mail["Subject"]), "Unsubscribe", "View in your browser"])
+        header = str(post_mail["List-Unsubscribe"] or "")
         m = re.search(r"<(http[^>]+)>", header)
         if not m:
             raise SetupError(f"no List-Unsubscribe URL in {mails[0]}: {header!r}")
@@ -432,7 +464,7 @@ def main():
             print(f"  - {p}", file=sys.stderr)
         print("--- serve log\n" + log, file=sys.stderr)
         return 1
-    print(f"browser: {len(shots)} pages checked, 0 problems")
+    print(f"browser: {len(shots)} pages checked, {len(audited)} of them by axe-core, 0 problems")
     return 0
 
 
