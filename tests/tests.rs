@@ -16,3 +16,4 @@ mod hostile;
 mod newsletter;
 mod properties;
 mod serve;
+mod snapshots;
