@@ -265,15 +265,13 @@ fn merge_csvs(ctx: &Ctx, config: &Config, n: &Newsletter, db: &Db) -> Result<()>
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        if db.csv_digest(&list.id)?.as_deref() == Some(digest.as_str()) {
-            continue;
-        }
-        let (rows, problems) = lists::read_csv(&bytes, &shown);
-        for p in problems {
-            ctx.ui.warn(p.to_string());
-        }
-        let rows: Vec<(String, String)> = rows.into_iter().map(|r| (r.email, r.name)).collect();
-        let m = db.merge_csv(&list.id, &rows, &digest, now)?;
+        let m = db.merge_csv(&list.id, &digest, now, || {
+            let (rows, problems) = lists::read_csv(&bytes, &shown);
+            for p in problems {
+                ctx.ui.warn(p.to_string());
+            }
+            rows.into_iter().map(|r| (r.email, r.name)).collect()
+        })?;
         if !m.unchanged {
             ctx.ui.detail(format!(
                 "{}: {} added, {} removed, {} skipped (unsubscribed or bounced)",

@@ -286,26 +286,15 @@ impl Db {
         run().map_err(|e| self.err(e))
     }
 
-    /// The SHA-256 (hex) of the CSV last merged into `list`, if any.
-    pub fn csv_digest(&self, list: &str) -> Result<Option<String>> {
-        self.conn
-            .query_row(
-                "SELECT digest FROM csv_merges WHERE list_id = ?1",
-                [list],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-    }
-
     /// Merges a list's CSV: rows join the list, `csv` members no longer in it leave. Skipped
-    /// entirely when `digest` matches the last merge of this list.
+    /// entirely when `digest` matches the last merge of this list: `rows` (which reads the
+    /// CSV) is called only when the file changed.
     pub fn merge_csv(
         &self,
         list: &str,
-        rows: &[(String, String)],
         digest: &str,
         now: i64,
+        rows: impl FnOnce() -> Vec<(String, String)>,
     ) -> Result<Merged> {
         let run = || -> rusqlite::Result<Merged> {
             let last: Option<String> = self
@@ -322,10 +311,11 @@ impl Db {
                     ..Default::default()
                 });
             }
+            let rows = rows();
             let tx = self.write_transaction()?;
             let mut m = Merged::default();
             let mut keep = HashSet::new();
-            for (email, name) in rows {
+            for (email, name) in &rows {
                 keep.insert(normalize(email));
                 match self.add_member_raw(email, name, list, Source::Csv, now)? {
                     Added::Added => m.added += 1,
@@ -451,11 +441,11 @@ mod tests {
         db.add_member("cli@example.com", "", "all", Source::Cli, 1)
             .unwrap();
         let m = db
-            .merge_csv("all", &rows(&["a@example.com", "b@example.com"]), "d1", 1)
+            .merge_csv("all", "d1", 1, || rows(&["a@example.com", "b@example.com"]))
             .unwrap();
         assert_eq!((m.added, m.removed), (2, 0));
         let m = db
-            .merge_csv("all", &rows(&["a@example.com"]), "d2", 2)
+            .merge_csv("all", "d2", 2, || rows(&["a@example.com"]))
             .unwrap();
         assert_eq!((m.added, m.removed), (0, 1));
         let emails: Vec<String> = db
@@ -466,7 +456,7 @@ mod tests {
             .collect();
         assert_eq!(emails, vec!["a@example.com", "cli@example.com"]);
         assert!(
-            db.merge_csv("all", &rows(&["a@example.com"]), "d2", 3)
+            db.merge_csv("all", "d2", 3, || rows(&["a@example.com"]))
                 .unwrap()
                 .unchanged
         );
@@ -475,14 +465,14 @@ mod tests {
     #[test]
     fn unsubscribed_and_bounced_are_never_brought_back_by_csv_or_add() {
         let (_d, db) = db();
-        db.merge_csv("all", &rows(&["a@example.com", "b@example.com"]), "d1", 1)
+        db.merge_csv("all", "d1", 1, || rows(&["a@example.com", "b@example.com"]))
             .unwrap();
         db.unsubscribe("A@example.com", Some(&["all".into()]), 2)
             .unwrap();
         db.mark_bounced("b@example.com", "550 no such user", 2)
             .unwrap();
         let m = db
-            .merge_csv("all", &rows(&["a@example.com", "b@example.com"]), "d2", 3)
+            .merge_csv("all", "d2", 3, || rows(&["a@example.com", "b@example.com"]))
             .unwrap();
         assert_eq!((m.added, m.suppressed), (0, 2));
         assert!(matches!(
