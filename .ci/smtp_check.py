@@ -281,8 +281,11 @@ def check_message(site, now, mail_from, rcpts, raw, seen_ids, problems):
     to = msg["To"].addresses if msg["To"] else ()
     if len(to) != 1 or to[0].addr_spec.lower() != rcpt:
         bad(f"To {msg['To']!r} does not match the envelope recipient")
-    elif to[0].display_name and to[0].display_name not in site.names(rcpt):
-        bad(f"To name {to[0].display_name!r}, expected one of {site.names(rcpt)}")
+    else:
+        # The name from the CSVs, when they give one; none when they don't.
+        names = site.names(rcpt) - {""}
+        if to[0].display_name not in (names or {""}):
+            bad(f"To name {to[0].display_name!r}, expected one of {names or {''}}")
     if len(msg.get_all("To", [])) != 1:
         bad("more than one To header")
 

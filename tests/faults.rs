@@ -14,15 +14,16 @@
 //! Random moments (where to `kill -9`) come from a fixed seed, so a failure can be replayed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::mail::header;
 use crate::support::smtp::{Attempt, Gate, Received, Reply, Rules, SmtpServer, Stage};
-use crate::support::{NOW, Site};
+use crate::support::{NOW, Run, Site};
 
 /// The posts of the fixture, by subject.
 const POSTS: &[(&str, &str)] = &[("first", "First Fault"), ("second", "Second Fault")];
@@ -40,29 +41,7 @@ fn subscribers(site: &Site, n: usize) -> Vec<String> {
 
 /// The faults fixture sending through `server`.
 fn smtp_site(server: &SmtpServer, concurrency: usize, timeout_secs: u64) -> Site {
-    let site = Site::fixture("faults");
-    let config = site
-        .read("config/herald.yaml")
-        .replace("transport: outbox", "transport: smtp");
-    site.write(
-        "config/herald.yaml",
-        format!(
-            "{config}\n{}",
-            server.config_yaml(concurrency, timeout_secs)
-        ),
-    );
-    site
-}
-
-/// The value of header `name` in a raw message (unfolded; the fixture's are plain ASCII).
-fn header(data: &[u8], name: &str) -> String {
-    let text = String::from_utf8_lossy(data);
-    let head = text.split("\r\n\r\n").next().unwrap_or_default();
-    let prefix = format!("{}:", name.to_ascii_lowercase());
-    head.split("\r\n")
-        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
-        .map(|l| l[prefix.len()..].trim().to_string())
-        .unwrap_or_else(|| panic!("no {name} header in\n{head}"))
+    server.site("faults", concurrency, timeout_secs)
 }
 
 /// The post slug a message carries, by its subject.
@@ -87,13 +66,11 @@ fn tally(messages: &[Received]) -> BTreeMap<(String, String), usize> {
 }
 
 fn status_json(site: &Site) -> Value {
-    let run = site.run(&["status", "--json"]).success();
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{run}"))
+    site.run_json(&["status", "--json"])
 }
 
 fn members(site: &Site) -> Value {
-    let run = site.run(&["subscribers", "list", "--json"]).success();
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("subscribers list: {e}\n{run}"))
+    site.run_json(&["subscribers", "list", "--json"])
 }
 
 /// (post slug, address) -> status, read from the journal without taking any lock a writer
@@ -114,53 +91,6 @@ fn journal(site: &Site) -> BTreeMap<(String, String), String> {
 
 fn count(journal: &BTreeMap<(String, String), String>, status: &str) -> usize {
     journal.values().filter(|s| *s == status).count()
-}
-
-/// A spawned herald, killed if the test fails before it ends.
-struct Spawned(Option<Child>);
-
-impl Spawned {
-    fn new(site: &Site, args: &[&str]) -> Spawned {
-        let mut cmd = site.command(args);
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        Spawned(Some(cmd.spawn().expect("start herald")))
-    }
-
-    fn running(&mut self) -> bool {
-        let child = self.0.as_mut().expect("a child");
-        child.try_wait().expect("try_wait").is_none()
-    }
-
-    /// `kill -9` (SIGKILL on Unix) and reap it.
-    fn kill9(mut self) {
-        let mut child = self.0.take().expect("a child");
-        child.kill().expect("SIGKILL");
-        let status = child.wait().expect("wait");
-        assert!(status.code().is_none(), "killed by a signal: {status:?}");
-    }
-
-    /// Waits (at most two minutes) and returns (exit code, stderr).
-    fn finish(mut self) -> (Option<i32>, String) {
-        let mut child = self.0.take().expect("a child");
-        let start = Instant::now();
-        while child.try_wait().expect("wait").is_none() {
-            assert!(start.elapsed() < Duration::from_secs(120), "herald hangs");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let out = child.wait_with_output().expect("output");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        (out.status.code(), stderr)
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// xorshift64*: the kill moments, reproducible from `SEED`.
@@ -351,7 +281,7 @@ fn kill_9_during_a_large_send_loses_nothing_and_duplicates_at_most_concurrency()
         let already = server.messages().len();
         // A seeded moment within the send: after 100 to ~1,300 more messages.
         let at = already + 100 + rng.below(1_200) as usize;
-        let mut run = Spawned::new(&site, &["publish"]);
+        let mut run = site.spawn(&["publish"]);
         let reached = server.wait_for_messages(at, Duration::from_secs(60));
         assert!(
             reached && run.running(),
@@ -496,7 +426,7 @@ fn kill_9_during_a_build_leaves_every_feed_old_or_new() {
         change(&site);
         let first = site.path("public/rss.xml");
         let before = std::fs::metadata(&first).unwrap().modified().unwrap();
-        let mut run = Spawned::new(&site, &["build"]);
+        let mut run = site.spawn(&["build"]);
         if round == 0 {
             // Right after the first file was replaced: in the middle of the writes.
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -574,8 +504,8 @@ fn two_publishes_started_together_send_everything_once() {
     ));
     let site = smtp_site(&server, 2, 30);
     let emails = subscribers(&site, 10);
-    let a = Spawned::new(&site, &["publish"]);
-    let b = Spawned::new(&site, &["publish"]);
+    let a = site.spawn(&["publish"]);
+    let b = site.spawn(&["publish"]);
     assert!(
         gate.wait_reached(1, Duration::from_secs(60)),
         "no run reached the server"
@@ -593,14 +523,14 @@ fn two_publishes_started_together_send_everything_once() {
         );
         std::thread::sleep(Duration::from_millis(5));
     };
-    let (code, stderr) = loser.finish();
+    let Run { code, stderr, .. } = loser.finish().no_panic();
     assert_eq!(code, Some(75), "{stderr}");
     assert!(
         stderr.contains("another publish holds state/publish.lock"),
         "{stderr}"
     );
     gate.open();
-    let (code, stderr) = pending.pop().unwrap().finish();
+    let Run { code, stderr, .. } = pending.pop().unwrap().finish().no_panic();
     assert_eq!(code, Some(0), "{stderr}");
     let got = tally(&server.messages());
     assert_eq!(got.len(), emails.len() * POSTS.len());
@@ -621,7 +551,7 @@ fn a_stale_lock_file_does_not_block_the_next_run() {
     assert!(run.stdout.contains("mail: 4 sent"), "{run}");
     // And one killed for real, holding the lock in the middle of its work, neither.
     let site = big_site("Locked", 300);
-    let mut run = Spawned::new(&site, &["publish"]);
+    let mut run = site.spawn(&["publish"]);
     let lock = site.path("state/publish.lock");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !lock.exists() {
@@ -661,8 +591,7 @@ fn a_state_database_locked_past_the_busy_timeout_is_a_clear_error_and_nothing_is
         "the reason is given\n{run}"
     );
     assert!(!site.exists("outbox"), "mail went out under a foreign lock");
-    let status = site.run(&["status", "--json"]).success();
-    let status: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
+    let status = status_json(&site);
     assert_eq!(status["deliveries"]["sent"], 0, "{status}");
 
     site.run(&["publish"]).success();
@@ -682,12 +611,12 @@ fn a_locked_state_database_makes_publish_wait_then_succeed() {
     let conn = rusqlite::Connection::open(site.path("state/herald.db")).expect("open");
     conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
     let start = Instant::now();
-    let mut run = Spawned::new(&site, &["publish"]);
+    let mut run = site.spawn(&["publish"]);
     std::thread::sleep(Duration::from_millis(1_500));
     assert!(run.running(), "publish did not wait for the lock");
     assert!(!site.exists("outbox"), "mail went out under a foreign lock");
     conn.execute_batch("COMMIT").expect("unlock");
-    let (code, stderr) = run.finish();
+    let Run { code, stderr, .. } = run.finish().no_panic();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(start.elapsed() >= Duration::from_millis(1_500));
     assert_eq!(site.files("outbox").len(), emails.len() * POSTS.len());

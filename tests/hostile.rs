@@ -24,29 +24,12 @@ use mail_parser::MessageParser;
 use serde_json::Value;
 
 use crate::support::Site;
+use crate::support::mail::head;
 use crate::support::smtp::{Received, Reply, Rules, SmtpServer, Stage};
 
 /// A site sending through `server` (plain SMTP on loopback, concurrency 2, 2 s timeout).
 fn smtp_site(fixture: &str, server: &SmtpServer) -> Site {
-    let site = Site::fixture(fixture);
-    let config = site
-        .read("config/herald.yaml")
-        .replace("transport: outbox", "transport: smtp");
-    assert!(config.contains("transport: smtp"));
-    site.write(
-        "config/herald.yaml",
-        format!("{config}\n{}", server.config_yaml(2, 2)),
-    );
-    site
-}
-
-/// The header block of a raw message.
-fn head(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .split("\r\n\r\n")
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    server.site(fixture, 2, 2)
 }
 
 /// The names of the headers of a raw message, lower case, sorted.
@@ -107,8 +90,7 @@ fn html_parts(bytes: &[u8]) -> Vec<String> {
 }
 
 fn members(site: &Site) -> Value {
-    let run = site.run(&["subscribers", "list", "--json"]).success();
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("subscribers list: {e}\n{run}"))
+    site.run_json(&["subscribers", "list", "--json"])
 }
 
 /// address -> (status, lists) of every subscriber.
@@ -423,7 +405,7 @@ fn markup_in_titles_and_bodies_is_escaped_in_feeds_and_never_a_script_in_mail() 
         assert_eq!(msg.subject(), Some(title), "a subject is plain text");
         let html = msg.body_html(0).unwrap();
         assert!(
-            html.contains("&lt;b&gt;Bold&lt;/b&gt;") || html.contains("&lt;b&gt;Bold"),
+            html.contains("&lt;b&gt;Bold"),
             "the title is escaped in the HTML part"
         );
     }
@@ -469,6 +451,8 @@ fn slugs_tags_and_addresses_cannot_write_outside_the_output_folders() {
     let before = tree(&temp_dir(&site));
     site.run(&["publish"]).success();
     assert_confined(&site, &before);
+    // The first slug climbs out of the temp dir itself, where assert_confined cannot see.
+    assert!(!std::path::Path::new("/tmp/herald-evil").exists());
     // Where things went: slugs and tag slugs are letters, digits and dashes.
     let public = site.files("public");
     let dirs: BTreeSet<&str> = public
@@ -635,13 +619,9 @@ fn security_none_is_refused_for_hosts_that_are_not_loopback() {
         "::ffff:7f00:1",
     ] {
         let site = Site::fixture("hostile");
-        let config = site
-            .read("config/herald.yaml")
-            .replace("transport: outbox", "transport: smtp");
-        site.write(
-            "config/herald.yaml",
-            format!("{config}smtp:\n  host: \"{host}\"\n  port: 2525\n  security: none\n"),
-        );
+        site.use_smtp(&format!(
+            "smtp:\n  host: \"{host}\"\n  port: 2525\n  security: none\n"
+        ));
         for cmd in [&["check"][..], &["publish"], &["publish", "--dry-run"]] {
             let run = site.run(cmd).code(1);
             assert!(
@@ -664,13 +644,7 @@ fn security_none_is_refused_for_hosts_that_are_not_loopback() {
         "[::1]",
     ] {
         let site = Site::fixture("hostile");
-        let config = site
-            .read("config/herald.yaml")
-            .replace("transport: outbox", "transport: smtp");
-        site.write(
-            "config/herald.yaml",
-            format!("{config}smtp:\n  host: \"{host}\"\n  security: none\n"),
-        );
+        site.use_smtp(&format!("smtp:\n  host: \"{host}\"\n  security: none\n"));
         site.run(&["check"]).success();
     }
 }
@@ -697,19 +671,10 @@ fn leaks(haystack: &[u8]) -> bool {
 
 /// Runs herald with the password in the environment; returns (exit code, stdout + stderr).
 fn with_password(site: &Site, args: &[&str]) -> (Option<i32>, String) {
-    let mut cmd = site.command(args);
-    cmd.env("HERALD_SMTP_PASSWORD", PASSWORD);
-    let out = cmd
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("herald");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!text.contains("panicked"), "{text}");
-    (out.status.code(), text)
+    let run = site
+        .run_env(args, &[("HERALD_SMTP_PASSWORD", PASSWORD)])
+        .no_panic();
+    (run.code, format!("{}{}", run.stdout, run.stderr))
 }
 
 #[test]

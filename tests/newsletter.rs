@@ -19,12 +19,12 @@
 //! Lists: `all` ("*": ann, "Bob, Jr."), `rust` (Bob@Example.com, cara), `cooking` (cara, dan).
 
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mail_parser::{Message, MessageParser, MimeHeaders};
 use serde_json::Value;
 
+use crate::support::mail::head;
 use crate::support::smtp::{Attempt, Gate, Received, Reply, Rules, SmtpServer, Stage};
 use crate::support::{NOW, Site};
 
@@ -65,16 +65,7 @@ fn smtp_site(server: &SmtpServer) -> Site {
 }
 
 fn smtp_site_with_timeout(server: &SmtpServer, timeout_secs: u64) -> Site {
-    let site = Site::fixture("newsletter");
-    let config = site
-        .read("config/herald.yaml")
-        .replace("transport: outbox", "transport: smtp");
-    assert!(config.contains("transport: smtp"));
-    site.write(
-        "config/herald.yaml",
-        format!("{config}\n{}", server.config_yaml(2, timeout_secs)),
-    );
-    site
+    server.site("newsletter", 2, timeout_secs)
 }
 
 fn parse(bytes: &[u8]) -> Message<'_> {
@@ -214,25 +205,12 @@ fn links(html: &str) -> Vec<String> {
     out
 }
 
-/// The header block of a raw message (up to the first empty line).
-fn raw_headers(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    text.split("\r\n\r\n")
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn status_json(site: &Site) -> Value {
-    let run = site.run(&["status", "--json"]).success();
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{run}"))
+    site.run_json(&["status", "--json"])
 }
 
 fn members(site: &Site, args: &[&str]) -> Value {
-    let mut all = vec!["subscribers", "list", "--json"];
-    all.extend_from_slice(args);
-    let run = site.run(&all).success();
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("subscribers list: {e}\n{run}"))
+    site.run_json(&[&["subscribers", "list", "--json"][..], args].concat())
 }
 
 fn member<'a>(list: &'a Value, email: &str) -> Option<&'a Value> {
@@ -256,52 +234,6 @@ fn post(slug: &str, title: &str, date: &str, tags: &str) -> String {
     format!(
         "---\ntitle: \"{title}\"\ndate: {date}\ntags: [{tags}]\nslug: {slug}\n---\n\nAbout {title}.\n"
     )
-}
-
-/// Kills a spawned herald if the test fails before it ends.
-struct Running(Option<Child>);
-
-impl Running {
-    fn spawn(site: &Site, args: &[&str]) -> Running {
-        Running::spawn_command(site.command(args))
-    }
-
-    fn spawn_command(mut cmd: std::process::Command) -> Running {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        Running(Some(cmd.spawn().expect("start herald")))
-    }
-
-    /// Waits (at most a minute) and returns (exit code, stdout, stderr).
-    fn finish(mut self) -> (Option<i32>, String, String) {
-        let mut child = self.0.take().expect("a child");
-        let start = Instant::now();
-        while child.try_wait().expect("wait").is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "herald did not finish"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let out = child.wait_with_output().expect("output");
-        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-        (out.status.code(), text(out.stdout), text(out.stderr))
-    }
-
-    fn kill(mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 // --- who gets which post, exactly once ----------------------------------------------------
@@ -419,7 +351,7 @@ fn headers_and_mime_structure_parse_back() {
 
     // The UTF-8 subject travels RFC 2047-encoded and decodes to the exact title.
     assert_eq!(msg.subject(), Some("Crème brûlée — 温度 matters ✓"));
-    let headers = raw_headers(&m.data);
+    let headers = head(&m.data);
     assert!(
         headers.is_ascii(),
         "headers are ASCII on the wire:\n{headers}"
@@ -568,7 +500,7 @@ fn no_input_can_inject_a_header_or_a_script() {
                 "only subscribers get mail: {to}"
             );
         }
-        let headers = raw_headers(&m.data);
+        let headers = head(&m.data);
         assert!(
             !headers
                 .lines()
@@ -1065,9 +997,15 @@ fn a_deferral_older_than_retry_days_fails() {
     ));
     let mut site = smtp_site(&server);
     site.run(&["publish"]).code(75);
+    let tried = server.attempts(Stage::Rcpt, "dan@example.com").len();
     site.set_now("2025-06-04T00:00:01Z");
     let run = site.run(&["publish"]).success();
     assert!(run.stdout.contains("0 deferred, 2 failed"), "{run}");
+    assert_eq!(
+        server.attempts(Stage::Rcpt, "dan@example.com").len(),
+        tried,
+        "gave up without another attempt"
+    );
     let status = status_json(&site);
     let problems = status["problems"].as_array().unwrap();
     assert!(
@@ -1079,7 +1017,7 @@ fn a_deferral_older_than_retry_days_fails() {
         problems[0]["reply"].as_str().unwrap().contains("3 days"),
         "{status}"
     );
-    // Gave up without another attempt; dan is not a bounce (never a 5xx).
+    // dan is not a bounce (never a 5xx).
     assert_eq!(
         member(&members(&site, &[]), "dan@example.com").unwrap()["status"],
         "active"
@@ -1239,7 +1177,7 @@ fn a_second_publish_exits_75_while_the_first_holds_the_lock() {
         Reply::hold(&gate, Reply::Accept),
     ));
     let site = smtp_site_with_timeout(&server, 30);
-    let first = Running::spawn(&site, &["publish"]);
+    let first = site.spawn(&["publish"]);
     assert!(
         gate.wait_reached(1, Duration::from_secs(30)),
         "the first run never reached the server"
@@ -1253,8 +1191,8 @@ fn a_second_publish_exits_75_while_the_first_holds_the_lock() {
     );
     assert_eq!(second.stderr.lines().count(), 1, "{second}");
     gate.open();
-    let (code, stdout, stderr) = first.finish();
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let first = first.finish();
+    assert_eq!(first.code, Some(0), "{first}");
     assert_eq!(deliveries(&server.messages()), pairs(FIRST_RUN));
 }
 
@@ -1272,9 +1210,9 @@ fn a_killed_publish_leaves_no_stale_lock_and_its_unconfirmed_mail_goes_out_next_
         _ => Reply::Accept,
     });
     let site = smtp_site_with_timeout(&server, 30);
-    let first = Running::spawn(&site, &["publish"]);
+    let first = site.spawn(&["publish"]);
     assert!(gate.wait_reached(2, Duration::from_secs(30)));
-    first.kill();
+    drop(first); // killed
     killed.store(true, std::sync::atomic::Ordering::SeqCst);
     let status = status_json(&site);
     assert_eq!(status["deliveries"]["pending"], 11, "{status}");
@@ -1387,12 +1325,10 @@ fn smtp_site_with_login(server: &SmtpServer) -> Site {
 
 /// Runs `herald ARGS` with HERALD_SMTP_PASSWORD set; returns (exit code, stdout + stderr).
 fn run_with_password(site: &Site, args: &[&str]) -> (Option<i32>, String) {
-    let mut cmd = site.command(args);
-    cmd.env("HERALD_SMTP_PASSWORD", PASSWORD);
-    let running = Running::spawn_command(cmd);
-    let (code, stdout, stderr) = running.finish();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (code, format!("{stdout}{stderr}"))
+    let run = site
+        .run_env(args, &[("HERALD_SMTP_PASSWORD", PASSWORD)])
+        .no_panic();
+    (run.code, format!("{}{}", run.stdout, run.stderr))
 }
 
 #[test]

@@ -4,8 +4,7 @@
 //! Run one topic with `cargo test --test integration feeds` (or `cli`, ...). Fixture sites live
 //! in `tests/fixtures/`; broken inputs, one per error message, in `tests/fixtures/invalid/`.
 
-// Shared by every topic module; not every topic uses every helper.
-#[allow(dead_code)]
+// Shared by every topic module.
 mod support;
 
 // Topic modules: add new ones here (newsletter, serve, ...), one file per topic in tests/.

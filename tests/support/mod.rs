@@ -1,11 +1,13 @@
 //! Helpers shared by every topic module of the integration tests.
 //!
 //! - `site`: [`Site`], a fixture site in a temp dir, and [`Run`], one run of the real binary.
+//! - `mail`: the header block and headers of a raw message.
 //! - `smtp`: a scripted SMTP server on `127.0.0.1:0`, run inside the test.
 //!
 //! A helper lives here once a second topic module needs it; until then it stays beside its one
 //! caller (STYLE.md "No utils grab bag").
 
+pub mod mail;
 pub mod site;
 pub mod smtp;
 

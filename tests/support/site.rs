@@ -18,7 +18,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use tempfile::TempDir;
@@ -201,6 +202,38 @@ impl Site {
         run(self.command(args), args)
     }
 
+    /// Runs `herald ARGS` (as [`Site::run`]) with `env` added to its environment.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        run(cmd, args)
+    }
+
+    /// Runs `herald ARGS`, which must succeed and print JSON on stdout (`status --json`,
+    /// `subscribers list --json`), and returns that JSON.
+    pub fn run_json(&self, args: &[&str]) -> serde_json::Value {
+        let run = self.run(args).success();
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("herald {args:?}: not JSON: {e}\n{run}"))
+    }
+
+    /// Starts `herald ARGS` (as [`Site::run`]) in the background.
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        Spawned::start(self.command(args), args)
+    }
+
+    /// Switches the newsletter from the fixture's `transport: outbox` to `transport: smtp`,
+    /// with `smtp_yaml` (an `smtp:` block) appended to the config.
+    pub fn use_smtp(&self, smtp_yaml: &str) -> &Site {
+        let config = self.read("config/herald.yaml");
+        assert!(
+            config.contains("transport: outbox"),
+            "the fixture's config has no `transport: outbox`"
+        );
+        let config = config.replace("transport: outbox", "transport: smtp");
+        self.write("config/herald.yaml", format!("{config}\n{smtp_yaml}"))
+    }
+
     /// Runs `herald ARGS` with nothing added (usage errors, `init`).
     pub fn run_bare(&self, args: &[&str]) -> Run {
         run(self.bare_command(args), args)
@@ -293,41 +326,89 @@ impl std::fmt::Display for Run {
     }
 }
 
-fn run(mut cmd: Command, args: &[&str]) -> Run {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start herald");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for herald") {
-            break status;
+fn run(cmd: Command, args: &[&str]) -> Run {
+    Spawned::start(cmd, args).finish()
+}
+
+/// A herald running in the background, its output collected as it goes; killed and reaped if
+/// the test ends (or fails) before it does.
+pub struct Spawned {
+    child: Option<Child>,
+    args: Vec<String>,
+    out: Option<JoinHandle<Vec<u8>>>,
+    err: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Spawned {
+    fn start(mut cmd: Command, args: &[&str]) -> Spawned {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start herald");
+        let collect = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let _ = pipe.read_to_end(&mut s);
+                s
+            })
+        };
+        let out = collect(Box::new(child.stdout.take().expect("stdout")));
+        let err = collect(Box::new(child.stderr.take().expect("stderr")));
+        Spawned {
+            child: Some(child),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            out: Some(out),
+            err: Some(err),
         }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("herald {args:?} did not finish within {TIMEOUT:?}");
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("a running herald")
+    }
+
+    /// True while the process has not exited.
+    pub fn running(&mut self) -> bool {
+        self.child().try_wait().expect("wait for herald").is_none()
+    }
+
+    /// `kill -9` (SIGKILL) and reap it; asserts that the signal, not an exit, ended it.
+    pub fn kill9(mut self) {
+        let child = self.child();
+        child.kill().expect("SIGKILL");
+        let status = child.wait().expect("wait for herald");
+        assert!(status.code().is_none(), "killed by a signal: {status:?}");
+    }
+
+    /// Waits for the exit (at most [`TIMEOUT`], then the test fails) and returns the run.
+    pub fn finish(mut self) -> Run {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child().try_wait().expect("wait for herald") {
+                break status;
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!("herald {:?} did not finish within {TIMEOUT:?}", self.args);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        self.child = None;
+        let text = |h: Option<JoinHandle<Vec<u8>>>| {
+            let bytes = h.expect("a reader").join().expect("reader thread");
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        Run {
+            args: std::mem::take(&mut self.args),
+            code: status.code(),
+            stdout: text(self.out.take()),
+            stderr: text(self.err.take()),
         }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let text = |h: std::thread::JoinHandle<Vec<u8>>| {
-        String::from_utf8_lossy(&h.join().expect("reader thread")).into_owned()
-    };
-    Run {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: status.code(),
-        stdout: text(out),
-        stderr: text(err),
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 

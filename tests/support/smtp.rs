@@ -10,8 +10,8 @@
 //! credentials of every `AUTH` are kept ([`SmtpServer::logins`]).
 //!
 //! At each [`Stage`] of a transaction a [`Script`] decides the [`Reply`]: the normal answer,
-//! any code (451, 550, ...), a dropped connection, a stall until the client gives up, a delay,
-//! or a hold until the test opens a [`Gate`]. A script is either a closure over [`Attempt`] or
+//! any code (451, 550, ...), a dropped connection, a stall until the client gives up, or a
+//! hold until the test opens a [`Gate`]. A script is either a closure over [`Attempt`] or
 //! a list of [`Rules`] ("answer 451 to the first 2 messages for ann@example.com"):
 //!
 //! ```ignore
@@ -39,6 +39,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use super::Site;
 
 /// How often blocked threads look at the stop flag.
 const POLL: Duration = Duration::from_millis(20);
@@ -68,18 +70,9 @@ pub enum Stage {
 #[derive(Debug)]
 pub struct Attempt<'a> {
     pub stage: Stage,
-    /// The connection, numbered from 1 in the order they were accepted.
-    pub session: usize,
-    /// The `MAIL FROM` address of the transaction (empty at [`Stage::Connect`]).
-    pub from: &'a str,
     /// At [`Stage::Rcpt`] the address being added; at [`Stage::Data`] and [`Stage::Message`]
     /// the first accepted recipient; at [`Stage::Auth`] the user name; empty before that.
     pub to: &'a str,
-    /// The recipients accepted so far in this transaction.
-    pub recipients: &'a [String],
-    /// The message as received, dot-unstuffed, without the final `.` line (only at
-    /// [`Stage::Message`]; empty elsewhere).
-    pub data: &'a [u8],
     /// How many times this stage has been reached for `to` (compared case-insensitively),
     /// over all sessions, counting this one: `1` for the first attempt, `2` for the first retry.
     pub nth: usize,
@@ -98,8 +91,6 @@ pub enum Reply {
     /// Answer nothing and keep the connection open until the client gives up (its timeout) or
     /// the server stops; then close it.
     Stall,
-    /// Wait this long, then give the inner reply.
-    Delay(Duration, Box<Reply>),
     /// Wait until the gate is opened (or the server stops), then give the inner reply.
     Hold(Gate, Box<Reply>),
 }
@@ -107,10 +98,6 @@ pub enum Reply {
 impl Reply {
     pub fn code(code: u16, text: &str) -> Reply {
         Reply::Code(code, text.to_string())
-    }
-
-    pub fn delay(wait: Duration, then: Reply) -> Reply {
-        Reply::Delay(wait, Box::new(then))
     }
 
     pub fn hold(gate: &Gate, then: Reply) -> Reply {
@@ -212,11 +199,6 @@ impl Gate {
         self.0.changed.notify_all();
     }
 
-    /// How many times a session has reached this gate (waiting now or let through).
-    pub fn reached(&self) -> usize {
-        lock(&self.0.state).1
-    }
-
     /// Waits until the gate has been reached `n` times; false on timeout.
     pub fn wait_reached(&self, n: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
@@ -255,7 +237,6 @@ impl Gate {
 /// A message the server accepted.
 #[derive(Debug, Clone)]
 pub struct Received {
-    pub session: usize,
     /// When the final `.` was read.
     pub at: Instant,
     /// `MAIL FROM`.
@@ -267,11 +248,6 @@ pub struct Received {
 }
 
 impl Received {
-    /// The message as text (lossy for invalid UTF-8).
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.data).into_owned()
-    }
-
     /// Whether `addr` (case-insensitively) is one of the recipients.
     pub fn is_to(&self, addr: &str) -> bool {
         self.to.iter().any(|t| t.eq_ignore_ascii_case(addr))
@@ -281,7 +257,6 @@ impl Received {
 /// One decision the server took.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Logged {
-    pub session: usize,
     pub stage: Stage,
     /// As in [`Attempt::to`].
     pub to: String,
@@ -360,6 +335,13 @@ impl SmtpServer {
             "smtp:\n  host: 127.0.0.1\n  port: {}\n  security: none\n  concurrency: {concurrency}\n  timeout_secs: {timeout_secs}\n",
             self.port()
         )
+    }
+
+    /// A copy of fixture `name` that sends through this server (see [`Site::use_smtp`]).
+    pub fn site(&self, fixture: &str, concurrency: usize, timeout_secs: u64) -> Site {
+        let site = Site::fixture(fixture);
+        site.use_smtp(&self.config_yaml(concurrency, timeout_secs));
+        site
     }
 
     /// Every accepted message so far, in the order they were accepted.
@@ -444,7 +426,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 let s = shared.clone();
                 let h = std::thread::Builder::new()
                     .name(format!("smtp-session-{id}"))
-                    .spawn(move || Session::new(stream, &s, id).run())
+                    .spawn(move || Session::new(stream, &s).run())
                     .expect("spawn a session thread");
                 lock(&shared.threads).push(h);
             }
@@ -456,7 +438,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-/// The answer once delays and holds are over.
+/// The answer once holds are over.
 enum Final {
     /// `None`: the stage's normal answer.
     Answer(Option<(u16, String)>),
@@ -467,7 +449,6 @@ enum Final {
 struct Session<'a> {
     stream: TcpStream,
     shared: &'a Shared,
-    id: usize,
     buf: Vec<u8>,
     /// A `MAIL` command opened the current transaction (its sender may be the null `<>`).
     mail: bool,
@@ -476,7 +457,7 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(stream: TcpStream, shared: &'a Shared, id: usize) -> Session<'a> {
+    fn new(stream: TcpStream, shared: &'a Shared) -> Session<'a> {
         // Accepted sockets may inherit the listener's non-blocking mode on some platforms.
         let _ = stream.set_nonblocking(false);
         let _ = stream.set_read_timeout(Some(POLL));
@@ -484,7 +465,6 @@ impl<'a> Session<'a> {
         Session {
             stream,
             shared,
-            id,
             buf: Vec::new(),
             mail: false,
             from: String::new(),
@@ -499,7 +479,7 @@ impl<'a> Session<'a> {
 
     /// `None` ends the session.
     fn converse(&mut self) -> Option<()> {
-        match self.decide(Stage::Connect, "", &[]) {
+        match self.decide(Stage::Connect, "") {
             Final::Answer(None) => self.send("220 herald-test ESMTP ready")?,
             Final::Answer(Some((code, text))) => {
                 self.send(&format!("{code} {text}"))?;
@@ -537,7 +517,7 @@ impl<'a> Session<'a> {
                         continue;
                     };
                     self.reset();
-                    let outcome = self.decide(Stage::Mail, "", &[]);
+                    let outcome = self.decide(Stage::Mail, "");
                     if self.answer(outcome, "250 2.1.0 sender ok")? {
                         self.from = from;
                         self.mail = true;
@@ -552,7 +532,7 @@ impl<'a> Session<'a> {
                         self.send("503 5.5.1 MAIL first")?;
                         continue;
                     }
-                    let outcome = self.decide(Stage::Rcpt, &to, &[]);
+                    let outcome = self.decide(Stage::Rcpt, &to);
                     if self.answer(outcome, "250 2.1.5 recipient ok")? {
                         self.recipients.push(to);
                     }
@@ -596,7 +576,7 @@ impl<'a> Session<'a> {
             _ => return self.send("504 5.5.4 unrecognised authentication mechanism"),
         };
         lock(&self.shared.logins).push((user.clone(), password));
-        let outcome = self.decide(Stage::Auth, &user, &[]);
+        let outcome = self.decide(Stage::Auth, &user);
         self.answer(outcome, "235 2.7.0 authentication succeeded")
             .map(|_| ())
     }
@@ -616,7 +596,7 @@ impl<'a> Session<'a> {
             return self.send("503 5.5.1 RCPT first");
         }
         let to = self.recipients[0].clone();
-        match self.decide(Stage::Data, &to, &[]) {
+        match self.decide(Stage::Data, &to) {
             Final::Answer(None) => self.send("354 end data with <CR><LF>.<CR><LF>")?,
             Final::Answer(Some((code, text))) => {
                 self.send(&format!("{code} {text}"))?;
@@ -648,7 +628,7 @@ impl<'a> Session<'a> {
             data.extend_from_slice(unstuffed);
         }
         let read_at = Instant::now();
-        let outcome = self.decide(Stage::Message, &to, &data);
+        let outcome = self.decide(Stage::Message, &to);
         let queued = format!(
             "250 2.0.0 queued as {}",
             lock(&self.shared.received).len() + 1
@@ -661,7 +641,6 @@ impl<'a> Session<'a> {
         if accepted {
             // Recorded before the answer goes out: a client that saw the 250 finds it here.
             lock(&self.shared.received).push(Received {
-                session: self.id,
                 at: read_at,
                 from: self.from.clone(),
                 to: self.recipients.clone(),
@@ -675,22 +654,14 @@ impl<'a> Session<'a> {
     }
 
     /// Asks the script, waits out delays and holds, and logs the decision.
-    fn decide(&mut self, stage: Stage, to: &str, data: &[u8]) -> Final {
+    fn decide(&mut self, stage: Stage, to: &str) -> Final {
         let nth = {
             let mut counts = lock(&self.shared.counts);
             let n = counts.entry((stage, to.to_lowercase())).or_insert(0);
             *n += 1;
             *n
         };
-        let attempt = Attempt {
-            stage,
-            session: self.id,
-            from: &self.from,
-            to,
-            recipients: &self.recipients,
-            data,
-            nth,
-        };
+        let attempt = Attempt { stage, to, nth };
         let mut reply = self.shared.script.reply(&attempt);
         let out = loop {
             reply = match reply {
@@ -698,15 +669,6 @@ impl<'a> Session<'a> {
                 Reply::Code(code, text) => break Final::Answer(Some((code, text))),
                 Reply::Drop => break Final::Drop,
                 Reply::Stall => break Final::Stall,
-                Reply::Delay(wait, then) => {
-                    let until = Instant::now() + wait;
-                    while Instant::now() < until && !self.stopping() {
-                        std::thread::sleep(
-                            POLL.min(until.saturating_duration_since(Instant::now())),
-                        );
-                    }
-                    *then
-                }
                 Reply::Hold(gate, then) => {
                     gate.pass(&self.shared.stop);
                     *then
@@ -728,7 +690,6 @@ impl<'a> Session<'a> {
             Final::Drop | Final::Stall => None,
         };
         lock(&self.shared.log).push(Logged {
-            session: self.id,
             stage,
             to: to.to_string(),
             code,
