@@ -83,10 +83,11 @@ pub enum Error {
     /// Bad content, config or CSV: one or more diagnostics, each with its location.
     #[error("{}", join_lines(.0))]
     Invalid(Vec<Diagnostic>),
-    /// The state database failed.
-    #[error("{}: {}", path.display(), state_reason(source))]
+    /// The state database failed; `reason` says how, in the user's terms (`state::db` words it).
+    #[error("{}: {reason}", path.display())]
     State {
         path: PathBuf,
+        reason: String,
         #[source]
         source: rusqlite::Error,
     },
@@ -122,31 +123,11 @@ impl Error {
         Error::Message(message.into())
     }
 
-    pub fn state(path: impl AsRef<Path>, source: rusqlite::Error) -> Self {
-        Error::State {
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
-    }
-
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::Locked { .. } => ExitStatus::TempFail,
             _ => ExitStatus::Failure,
         }
-    }
-}
-
-/// What went wrong with the state database, in the user's terms where SQLite's are terse.
-fn state_reason(e: &rusqlite::Error) -> String {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
-    match e.sqlite_error_code() {
-        Some(DatabaseBusy | DatabaseLocked) => format!(
-            "database is locked: another process held it for over {} s (a `sqlite3` shell, a \
-             backup?); run again once it lets go",
-            crate::state::BUSY_TIMEOUT.as_secs()
-        ),
-        _ => e.to_string(),
     }
 }
 

@@ -12,7 +12,25 @@ use crate::error::{Error, IoContext, Result};
 pub const DB_FILE: &str = "herald.db";
 
 /// How long a connection waits for another process's lock before the command fails.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An error of the database at `path`, worded for the user where SQLite's words are terse.
+fn state_error(path: &Path, source: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    let reason = match source.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked) => format!(
+            "database is locked: another process held it for over {} s (a `sqlite3` shell, a \
+             backup?); run again once it lets go",
+            BUSY_TIMEOUT.as_secs()
+        ),
+        _ => source.to_string(),
+    };
+    Error::State {
+        path: path.to_path_buf(),
+        reason,
+        source,
+    }
+}
 
 /// Migrations, applied in order; `user_version` records how many ran. Never edit one that has
 /// shipped: add a new one.
@@ -90,7 +108,7 @@ impl Db {
     pub fn open(state_dir: &Path) -> Result<Db> {
         std::fs::create_dir_all(state_dir).with_path(state_dir)?;
         let path = state_dir.join(DB_FILE);
-        let conn = Connection::open(&path).map_err(|e| Error::state(&path, e))?;
+        let conn = Connection::open(&path).map_err(|e| state_error(&path, e))?;
         let db = Db { conn, path };
         db.setup().map_err(|e| db.err(e))?;
         Ok(db)
@@ -100,7 +118,7 @@ impl Db {
     /// `--dry-run`: every step runs as usual and nothing reaches the disk.
     pub fn scratch_copy(state_dir: &Path) -> Result<Db> {
         let path = state_dir.join(DB_FILE);
-        let conn = Connection::open_in_memory().map_err(|e| Error::state(&path, e))?;
+        let conn = Connection::open_in_memory().map_err(|e| state_error(&path, e))?;
         let db = Db {
             conn,
             path: path.clone(),
@@ -201,7 +219,7 @@ impl Db {
 
     /// Wraps a SQLite error with the database path.
     pub fn err(&self, e: rusqlite::Error) -> Error {
-        Error::state(&self.path, e)
+        state_error(&self.path, e)
     }
 
     pub fn path(&self) -> &Path {

@@ -12,7 +12,7 @@ pub mod stamp;
 pub mod subscribers;
 pub mod tokens;
 
-pub use db::{BUSY_TIMEOUT, Db};
+pub use db::Db;
 pub use lock::PublishLock;
 
 /// An address as stored and compared: trimmed and lowercased.
