@@ -552,13 +552,7 @@ async fn confirm(Axum(state): Axum<State>, req: Request) -> Answer {
     let fresh = {
         let c = c.clone();
         state
-            .db(move |db| {
-                if !db.use_nonce(&c.nonce, now)? {
-                    return Ok(false);
-                }
-                db.confirm(&c.email, &c.name, &ids, now)?;
-                Ok(true)
-            })
+            .db(move |db| db.confirm(&c.nonce, &c.email, &c.name, &ids, now))
             .await?
     };
     if !fresh {

@@ -162,8 +162,9 @@ impl Db {
         source: Source,
         now: i64,
     ) -> Result<Added> {
-        self.add_member_raw(email, name, list, source, now)
-            .map_err(|e| self.err(e))
+        let row = [(email.to_string(), name.to_string())];
+        // One row in, one outcome out.
+        Ok(self.add_members(&row, list, source, now)?.remove(0))
     }
 
     /// Adds many members in one transaction; returns one outcome per row.
@@ -254,19 +255,38 @@ impl Db {
     /// known one keeps its status until it confirms (no change an outsider could observe).
     pub fn sign_up(&self, email: &str, name: &str, now: i64) -> Result<()> {
         let run = || -> rusqlite::Result<()> {
+            // Write-locked before the read: two sign-ups of one new address cannot both
+            // find it absent.
+            let tx = self.write_transaction()?;
             if self.subscriber(&normalize(email))?.is_none() {
                 self.create(email, name, "pending", now)?;
             }
-            Ok(())
+            tx.commit()
         };
         run().map_err(|e| self.err(e))
     }
 
     /// A confirmed sign-up: the address becomes active in `lists`, even if it had
-    /// unsubscribed or bounced before (this is the one way back).
-    pub fn confirm(&self, email: &str, name: &str, lists: &[String], now: i64) -> Result<()> {
-        let run = || -> rusqlite::Result<()> {
+    /// unsubscribed or bounced before (this is the one way back). The confirmation link's
+    /// `nonce` is spent in the same transaction: false, and nothing changed, when it was
+    /// spent before; a confirmation that fails leaves the link usable.
+    pub fn confirm(
+        &self,
+        nonce: &str,
+        email: &str,
+        name: &str,
+        lists: &[String],
+        now: i64,
+    ) -> Result<bool> {
+        let run = || -> rusqlite::Result<bool> {
             let tx = self.write_transaction()?;
+            let fresh = tx.execute(
+                "INSERT OR IGNORE INTO used_tokens (nonce, used_at) VALUES (?1, ?2)",
+                params![nonce, now],
+            )? == 1;
+            if !fresh {
+                return Ok(false);
+            }
             let id = match self.subscriber(&normalize(email))? {
                 Some((id, _)) => {
                     tx.execute(
@@ -281,7 +301,8 @@ impl Db {
             for l in lists {
                 self.set_membership(id, l, "active", now)?;
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(true)
         };
         run().map_err(|e| self.err(e))
     }
@@ -391,18 +412,6 @@ impl Db {
         };
         run().map_err(|e| self.err(e))
     }
-
-    /// Records a confirmation nonce; false when it was used before.
-    pub fn use_nonce(&self, nonce: &str, now: i64) -> Result<bool> {
-        let n = self
-            .conn
-            .execute(
-                "INSERT OR IGNORE INTO used_tokens (nonce, used_at) VALUES (?1, ?2)",
-                params![nonce, now],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(n == 1)
-    }
 }
 
 #[cfg(test)]
@@ -482,7 +491,10 @@ mod tests {
         ));
         assert!(db.members(Some("all"), Some("active")).unwrap().is_empty());
         // Only a confirmed sign-up brings an address back.
-        db.confirm("a@example.com", "", &["all".into()], 5).unwrap();
+        assert!(
+            db.confirm("n0", "a@example.com", "", &["all".into()], 5)
+                .unwrap()
+        );
         assert_eq!(db.members(Some("all"), Some("active")).unwrap().len(), 1);
     }
 
@@ -503,10 +515,73 @@ mod tests {
         assert_eq!(db.members(None, None).unwrap()[0].status, "unsubscribed");
     }
 
+    /// Makes every new membership fail, as a full disk or a broken database would.
+    fn fail_memberships(db: &Db) {
+        db.conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER boom BEFORE INSERT ON memberships
+                 BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+            )
+            .unwrap();
+    }
+
+    fn subscriber_count(db: &Db) -> i64 {
+        db.conn
+            .query_row("SELECT COUNT(*) FROM subscribers", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failed_add_leaves_no_subscriber_behind() {
+        let (_d, db) = db();
+        fail_memberships(&db);
+        assert!(
+            db.add_member("a@example.com", "", "all", Source::Cli, 1)
+                .is_err()
+        );
+        assert_eq!(subscriber_count(&db), 0);
+    }
+
+    #[test]
+    fn a_failed_confirmation_leaves_its_link_usable() {
+        let (_d, db) = db();
+        let all = ["all".to_string()];
+        fail_memberships(&db);
+        assert!(db.confirm("n1", "a@example.com", "", &all, 1).is_err());
+        assert_eq!(subscriber_count(&db), 0);
+        db.conn.execute_batch("DROP TRIGGER boom").unwrap();
+        assert!(db.confirm("n1", "a@example.com", "", &all, 2).unwrap());
+    }
+
+    #[test]
+    fn concurrent_sign_ups_of_one_new_address_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        Db::open(dir.path()).unwrap();
+        for i in 0..50 {
+            let email = format!("n{i}@example.com");
+            let barrier = std::sync::Barrier::new(2);
+            std::thread::scope(|s| {
+                let runs: Vec<_> = (0..2)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let db = Db::open(dir.path()).unwrap();
+                            barrier.wait();
+                            db.sign_up(&email, "", 1)
+                        })
+                    })
+                    .collect();
+                for r in runs {
+                    r.join().unwrap().unwrap();
+                }
+            });
+        }
+    }
+
     #[test]
     fn nonces_work_once() {
         let (_d, db) = db();
-        assert!(db.use_nonce("n1", 1).unwrap());
-        assert!(!db.use_nonce("n1", 2).unwrap());
+        let all = ["all".to_string()];
+        assert!(db.confirm("n1", "a@example.com", "", &all, 1).unwrap());
+        assert!(!db.confirm("n1", "a@example.com", "", &all, 2).unwrap());
     }
 }
