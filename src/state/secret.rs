@@ -27,19 +27,16 @@ pub fn load_or_create(state_dir: &Path) -> Result<[u8; 32]> {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key)
         .map_err(|e| Error::msg(format!("no randomness for {}: {e}", path.display())))?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    match opts.open(&path) {
-        Ok(mut f) => {
-            f.write_all(&key).with_path(&path)?;
-            f.sync_all().with_path(&path)?;
-            Ok(key)
-        }
+    // Written whole to a temp file (mode 0600), then linked into place only if no other
+    // process got there first: a reader never sees a partly written key.
+    let mut tmp = tempfile::NamedTempFile::new_in(state_dir).with_path(state_dir)?;
+    tmp.write_all(&key).with_path(tmp.path())?;
+    tmp.as_file().sync_all().with_path(tmp.path())?;
+    match tmp.persist_noclobber(&path) {
+        Ok(_) => Ok(key),
         // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(state_dir),
-        Err(e) => Err(Error::io(&path, e)),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(state_dir),
+        Err(e) => Err(Error::io(&path, e.error)),
     }
 }
 
@@ -63,5 +60,35 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn processes_starting_together_share_one_whole_key() {
+        for _ in 0..100 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = std::sync::Barrier::new(4);
+            let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+                let runs: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            load_or_create(dir.path())
+                        })
+                    })
+                    .collect();
+                runs.into_iter()
+                    .map(|r| r.join().unwrap().unwrap())
+                    .collect()
+            });
+            assert!(keys.iter().all(|k| *k == keys[0]));
+        }
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_length_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), b"short").unwrap();
+        let err = load_or_create(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("secret.key: expected 32 bytes"), "{err}");
     }
 }
