@@ -89,11 +89,14 @@ struct Inner {
     limiter: RateLimiter,
     clock: Clock,
     log: Log,
+    /// One connection for the life of serve, used by one request at a time: its writes are
+    /// short `BEGIN IMMEDIATE` transactions, which SQLite serialises anyway.
+    db: std::sync::Mutex<crate::state::Db>,
 }
 
 impl State {
     /// Loads what every request needs, once: the templates, the secret, the transport, and
-    /// the database (opened once here so that a broken one stops serve at startup).
+    /// the database (so that a broken one stops serve at startup).
     pub fn load(config: Config, clock: Clock, log: Log) -> Result<State> {
         let transport = match &config.newsletter {
             Some(_) => Some(crate::transport::from_config(&config)?),
@@ -110,7 +113,7 @@ impl State {
         transport: Option<Box<dyn Transport>>,
     ) -> Result<State> {
         let templates = Templates::load(&config)?;
-        crate::state::Db::open(&config.state_dir)?;
+        let db = std::sync::Mutex::new(crate::state::Db::open(&config.state_dir)?);
         let secret = crate::state::secret::load_or_create(&config.state_dir)?;
         let limiter = RateLimiter::new(config.serve.subscribe_per_hour);
         let site = crate::newsletter::render::SiteData::new(&config);
@@ -124,6 +127,7 @@ impl State {
                 limiter,
                 clock,
                 log,
+                db,
             }),
         })
     }

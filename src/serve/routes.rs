@@ -241,14 +241,19 @@ impl State {
         pages::render(&self.inner, status, page)
     }
 
-    /// Runs `f` with the database on a blocking thread: one open, one short transaction.
+    /// Runs `f` with serve's database connection on a blocking thread.
     async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Db) -> crate::error::Result<T> + Send + 'static,
     ) -> Result<T, AppError> {
-        let dir = self.inner.config.state_dir.clone();
-        let joined =
-            tokio::task::spawn_blocking(move || Db::open(&dir).and_then(|db| f(&db))).await;
+        let inner = self.inner.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            // A request that panicked mid-transaction rolled it back (the guard's drop):
+            // the connection is still sound.
+            let db = inner.db.lock().unwrap_or_else(|p| p.into_inner());
+            f(&db)
+        })
+        .await;
         match joined {
             Ok(r) => r.map_err(AppError::Internal),
             Err(e) => Err(AppError::Internal(Error::msg(format!(
