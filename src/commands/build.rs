@@ -103,8 +103,8 @@ pub(super) fn save_stamp(
 }
 
 fn inputs_digest(config: &Config) -> Result<String> {
-    let config_bytes =
-        std::fs::read(&config.file).map_err(|e| crate::error::Error::io(&config.file, e))?;
+    // The config as loaded: what this run was built from (no second read).
+    let config_bytes = config.source().as_bytes();
     let mut files = content::source_files(config)?;
     files.extend(
         templates::DEFAULTS
@@ -112,7 +112,7 @@ fn inputs_digest(config: &Config) -> Result<String> {
             .map(|(name, _)| config.templates_dir.join(name)),
     );
     let root = config.root.as_os_str().as_encoded_bytes();
-    Ok(stamp::digest_files(&[&config_bytes, root], &files))
+    Ok(stamp::digest_files(&[config_bytes, root], &files))
 }
 
 fn outputs_digest(config: &Config) -> Result<String> {

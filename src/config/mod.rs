@@ -183,6 +183,11 @@ impl Config {
         }
     }
 
+    /// The config file's text, as it was loaded.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// A path as users see it: relative to the site root where possible.
     pub fn display(&self, path: &Path) -> PathBuf {
         display_path(&self.root, path)

@@ -137,15 +137,17 @@ impl Db {
                 };
                 let uri = format!("file:{}?{flag}", path.display());
                 db.conn.execute("ATTACH DATABASE ?1 AS src", [uri])?;
-                for table in [
-                    "subscribers",
-                    "memberships",
-                    "campaigns",
-                    "deliveries",
-                    "runs",
-                    "csv_merges",
-                    "used_tokens",
-                ] {
+                // Every table of the schema, in the order the migrations created them
+                // (parents before the tables whose foreign keys point at them).
+                let tables: Vec<String> = db
+                    .conn
+                    .prepare(
+                        "SELECT name FROM main.sqlite_master
+                         WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
+                    )?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for table in tables {
                     db.conn.execute(
                         &format!("INSERT INTO main.{table} SELECT * FROM src.{table}"),
                         [],
@@ -247,6 +249,53 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(v as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_database_from_a_newer_herald_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.conn
+            .pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1)
+            .unwrap();
+        drop(db);
+        let err = Db::open(dir.path()).err().expect("refused").to_string();
+        assert!(err.contains("written by a newer herald"), "{err}");
+    }
+
+    #[test]
+    fn the_dry_run_copy_holds_every_row_of_every_table() {
+        use crate::state::subscribers::Source;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let all = ["all".to_string()];
+        db.add_member("a@example.com", "A", "all", Source::Cli, 1)
+            .unwrap();
+        db.merge_csv("all", "d1", 1, || {
+            vec![("b@example.com".into(), String::new())]
+        })
+        .unwrap();
+        db.confirm("n1", "c@example.com", "", &all, 1).unwrap();
+        db.plan_campaign("post", &all, 2).unwrap();
+        db.start_run(2).unwrap();
+        let count = |db: &Db, table: &str| -> i64 {
+            db.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        let tables: Vec<String> = db
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let copy = Db::scratch_copy(dir.path()).unwrap();
+        for table in &tables {
+            assert!(count(&db, table) > 0, "the test fills {table}");
+            assert_eq!(count(&copy, table), count(&db, table), "{table}");
+        }
     }
 
     #[test]
