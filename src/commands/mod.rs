@@ -18,8 +18,6 @@ use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::error::{Error, ExitStatus, Result};
 
-pub use build::build_feeds;
-
 /// What every command gets: where the site is, the clock, and how loud to be.
 pub struct Ctx {
     pub root: PathBuf,

@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     }
     let _lock = PublishLock::acquire(
         &config.state_dir,
-        &config.display(&config.state_dir.join("publish.lock")),
+        &config.display(&config.state_dir.join(crate::state::lock::FILE)),
     )?;
     // A cron run on an unchanged site: no post to load, no feed to render, no post to plan.
     let fresh = build::freshness(ctx, &config)?;

@@ -102,9 +102,8 @@ pub struct List {
     pub all: bool,
     /// Tag slugs the list takes.
     pub tags: Vec<String>,
-    /// Absolute path of the list's CSV, if any; `subscribers_rel` is how the config named it.
+    /// Absolute path of the list's CSV, if any.
     pub subscribers: Option<PathBuf>,
-    pub subscribers_rel: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -613,8 +612,7 @@ impl Validator<'_> {
                 id: l.id,
                 all,
                 tags,
-                subscribers: l.subscribers.as_ref().map(|s| root.join(s)),
-                subscribers_rel: l.subscribers,
+                subscribers: l.subscribers.map(|s| root.join(s)),
             });
         }
         Newsletter {

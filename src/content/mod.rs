@@ -16,7 +16,7 @@ use url::Url;
 use crate::config::{Config, one_line};
 use crate::dates;
 use crate::error::{Diagnostic, Error, Location, Result};
-pub use crate::slug::slugify;
+use crate::slug::slugify;
 pub use markdown::Rendered;
 
 /// One tag on a post: its slug (its identity) and the spelling this post used.

@@ -30,7 +30,7 @@ use crate::error::Result;
 use crate::newsletter::templates::Templates;
 use crate::transport::Transport;
 
-pub use rate_limit::RateLimiter;
+use rate_limit::RateLimiter;
 
 /// Request bodies above this are refused with 413 (DESIGN.md: 16 KiB).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -130,10 +130,6 @@ impl State {
                 db,
             }),
         })
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.inner.config
     }
 }
 

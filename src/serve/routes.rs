@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State as Axum};
+use axum::extract::{ConnectInfo, Request, State as Axum};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -45,7 +45,6 @@ pub fn router(state: State) -> Router {
         .route("/confirm", get(confirm_page).post(confirm))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .fallback(files_or_index)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), finish))
         .with_state(state)

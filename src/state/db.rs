@@ -223,10 +223,6 @@ impl Db {
     pub fn err(&self, e: rusqlite::Error) -> Error {
         state_error(&self.path, e)
     }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,9 @@ use std::path::Path;
 use crate::error::{Error, IoContext, Result};
 
 /// Held for the whole run; released on drop or process exit.
+/// The lock file inside `state_dir`.
+pub const FILE: &str = "publish.lock";
+
 #[derive(Debug)]
 pub struct PublishLock {
     _file: File,
@@ -16,7 +19,7 @@ impl PublishLock {
     /// Takes the lock, or fails at once with [`Error::Locked`] (exit 75).
     pub fn acquire(state_dir: &Path, shown: &Path) -> Result<PublishLock> {
         std::fs::create_dir_all(state_dir).with_path(state_dir)?;
-        let path = state_dir.join("publish.lock");
+        let path = state_dir.join(FILE);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -6,7 +6,7 @@
 
 mod db;
 pub mod journal;
-mod lock;
+pub mod lock;
 pub mod secret;
 pub mod stamp;
 pub mod subscribers;

@@ -88,10 +88,10 @@ impl Db {
         self.conn
             .prepare_cached(
                 "INSERT INTO memberships (subscriber_id, list_id, status, source, updated_at)
-                 VALUES (?1, ?2, ?3, 'serve', ?4)
+                 VALUES (?1, ?2, ?3, ?5, ?4)
                  ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = ?3, updated_at = ?4",
             )?
-            .execute(params![id, list, status, now])?;
+            .execute(params![id, list, status, now, Source::Serve.as_str()])?;
         Ok(())
     }
 
