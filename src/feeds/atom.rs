@@ -1,8 +1,6 @@
 //! Atom 1.0 with `atom_syndication`: `content type="html"`, categories with term = tag slug and
 //! label = tag name, `rel=self`, and Media RSS `media:content` for the hero image.
 
-use std::collections::BTreeMap;
-
 use atom_syndication::extension::Extension;
 use atom_syndication::{
     Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
@@ -12,14 +10,10 @@ use chrono::DateTime;
 use super::{Doc, GENERATOR, VERSION};
 use crate::error::{Error, Result};
 
-const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 const DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 
 pub fn render(doc: &Doc) -> Result<Vec<u8>> {
-    let mut namespaces = BTreeMap::new();
-    if doc.items.iter().any(|i| i.post.image.is_some()) {
-        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
-    }
+    let namespaces = super::media_namespaces(doc);
     let feed = Feed {
         title: Text::plain(doc.title.clone()),
         id: doc.home.to_string(),
@@ -73,19 +67,11 @@ fn person(name: &str, email: Option<&str>) -> Person {
 
 fn entry(i: &super::Item) -> Entry {
     let p = i.post;
-    let mut extensions = BTreeMap::new();
-    if let Some(img) = &p.image {
-        let attrs = super::media_content_attrs(img);
-        let ext = Extension {
-            name: "media:content".into(),
-            attrs,
-            ..Default::default()
-        };
-        extensions.insert(
-            "media".to_string(),
-            BTreeMap::from([("content".to_string(), vec![ext])]),
-        );
-    }
+    let extensions = super::media_extensions(p.image.as_deref(), |name, attrs| Extension {
+        name,
+        attrs,
+        ..Default::default()
+    });
     Entry {
         title: Text::plain(p.title.clone()),
         id: p.permalink.to_string(),

@@ -242,10 +242,39 @@ fn url(config: &Config, path: &str) -> Result<Url> {
         .ok_or_else(|| Error::msg(format!("cannot make a URL of {path:?} under site.base_url")))
 }
 
-/// The attributes of a Media RSS `media:content` element for a hero image, as RSS and Atom
-/// both carry it: url, `medium="image"` and the MIME type when the extension tells it.
-pub(crate) fn media_content_attrs(image: &str) -> std::collections::BTreeMap<String, String> {
-    let mut attrs = std::collections::BTreeMap::new();
+/// Media RSS, which carries the hero image in RSS and Atom alike.
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+
+/// A feed's extra namespace declarations: `media` when some item has a hero image.
+fn media_namespaces(doc: &Doc) -> BTreeMap<String, String> {
+    let mut namespaces = BTreeMap::new();
+    if doc.items.iter().any(|i| i.post.image.is_some()) {
+        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
+    }
+    namespaces
+}
+
+/// An item's extensions: `media:content` for its hero image, if any. `make` builds the
+/// extension element of the feed crate at hand (`rss` and `atom_syndication` each have their
+/// own `Extension` type, with the same fields) from its name and attributes.
+fn media_extensions<E>(
+    image: Option<&str>,
+    make: impl FnOnce(String, BTreeMap<String, String>) -> E,
+) -> BTreeMap<String, BTreeMap<String, Vec<E>>> {
+    let Some(image) = image else {
+        return BTreeMap::new();
+    };
+    let content = make("media:content".to_string(), media_content_attrs(image));
+    BTreeMap::from([(
+        "media".to_string(),
+        BTreeMap::from([("content".to_string(), vec![content])]),
+    )])
+}
+
+/// The attributes of a Media RSS `media:content` element for a hero image: url,
+/// `medium="image"` and the MIME type when the extension tells it.
+fn media_content_attrs(image: &str) -> BTreeMap<String, String> {
+    let mut attrs = BTreeMap::new();
     attrs.insert("url".to_string(), image.to_string());
     attrs.insert("medium".to_string(), "image".to_string());
     if let Some(t) = image_type(image) {

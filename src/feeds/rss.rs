@@ -1,8 +1,6 @@
 //! RSS 2.0 with the `rss` crate: `content:encoded` for the HTML, `dc:creator` for the author
 //! (RSS `author` must be an email address), `atom:link rel=self`, and Media RSS for the hero.
 
-use std::collections::BTreeMap;
-
 use rss::extension::Extension;
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
@@ -12,14 +10,9 @@ use super::{Doc, GENERATOR, VERSION};
 use crate::content::markdown::escape_attr;
 use crate::error::{Error, Result};
 
-const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
-
 pub fn render(doc: &Doc) -> Result<Vec<u8>> {
     let items = doc.items.iter().map(|i| item(doc, i)).collect::<Vec<_>>();
-    let mut namespaces = BTreeMap::new();
-    if doc.items.iter().any(|i| i.post.image.is_some()) {
-        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
-    }
+    let namespaces = super::media_namespaces(doc);
     let channel = Channel {
         title: doc.title.clone(),
         link: doc.home.to_string(),
@@ -59,19 +52,11 @@ fn explicit_permalink_guids(xml: Vec<u8>) -> Vec<u8> {
 
 fn item(doc: &Doc, i: &super::Item) -> Item {
     let p = i.post;
-    let mut extensions = BTreeMap::new();
-    if let Some(img) = &p.image {
-        let attrs = super::media_content_attrs(img);
-        let ext = Extension {
-            name: "media:content".into(),
-            attrs,
-            ..Default::default()
-        };
-        extensions.insert(
-            "media".to_string(),
-            BTreeMap::from([("content".to_string(), vec![ext])]),
-        );
-    }
+    let extensions = super::media_extensions(p.image.as_deref(), |name, attrs| Extension {
+        name,
+        attrs,
+        ..Default::default()
+    });
     Item {
         title: Some(p.title.clone()),
         link: Some(p.permalink.to_string()),
