@@ -261,10 +261,7 @@ fn merge_csvs(ctx: &Ctx, config: &Config, n: &Newsletter, db: &Db) -> Result<()>
         };
         let shown = config.display(path);
         let bytes = std::fs::read(path).map_err(|e| Error::io(&shown, e))?;
-        let digest: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = format!("{:x}", Sha256::digest(&bytes));
         let m = db.merge_csv(&list.id, &digest, now, || {
             let (rows, problems) = lists::read_csv(&bytes, &shown);
             for p in problems {

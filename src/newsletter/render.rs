@@ -424,8 +424,9 @@ pub fn message_id(slug: &str, email: &str, from: &str) -> String {
     h.update(slug.as_bytes());
     h.update([0]);
     h.update(crate::state::normalize(email).as_bytes());
-    let digest = h.finalize();
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    // The first 128 bits of the SHA-256, in hex.
+    let mut hex = format!("{:x}", h.finalize());
+    hex.truncate(32);
     let domain = from
         .rsplit_once('@')
         .map(|(_, d)| d)

@@ -93,5 +93,5 @@ pub fn digest_files(extra: &[&[u8]], files: &[PathBuf]) -> String {
             None => h.update(b"missing"),
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", h.finalize())
 }
