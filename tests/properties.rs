@@ -694,14 +694,14 @@ proptest! {
         let config = scratch.config(&format!("{SITE}{NEWSLETTER}")).expect("a valid config");
         let templates = Templates::load(&config).expect("the built-in templates");
         let p = post(&title, summary, &tag);
-        let rendered = p.render(false);
         let now: DateTime<Utc> = "2025-06-01T00:00:00Z".parse().unwrap();
-        let mailer = PostMailer::new(&config, &templates, &p, &rendered, now);
-        let list = &config.newsletter.as_ref().unwrap().lists[0];
+        let n = config.newsletter.as_ref().unwrap();
+        let mailer = PostMailer::new(&config, n, &templates, &p, now).expect("a mailer");
+        let list = &n.lists[0];
         let recipient = Recipient {
             email: &email,
             name: &name,
-            lists: &[list],
+            list,
             unsubscribe_url: "https://prop.example.com/u?token=t",
         };
         let raw = mailer.message(&recipient).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -832,13 +832,14 @@ fn huge_lines_load_and_render_in_bounded_time() {
     let rendered = post.render(false);
     assert!(post.summary(&rendered).chars().count() <= 301);
     let templates = Templates::load(&config).unwrap();
-    let mailer = PostMailer::new(&config, &templates, post, &rendered, now);
-    let list = &config.newsletter.as_ref().unwrap().lists[0];
+    let n = config.newsletter.as_ref().unwrap();
+    let mailer = PostMailer::new(&config, n, &templates, post, now).unwrap();
+    let list = &n.lists[0];
     let raw = timed("rendering a mail", || {
         mailer.message(&Recipient {
             email: "a@example.com",
             name: "A",
-            lists: &[list],
+            list,
             unsubscribe_url: "https://x/u",
         })
     })

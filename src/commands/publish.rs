@@ -19,7 +19,7 @@ use crate::newsletter::lists;
 use crate::newsletter::render::{PostMailer, Recipient};
 use crate::newsletter::templates::Templates;
 use crate::state::{Db, PublishLock, secret};
-use crate::transport::{self, Envelope};
+use crate::transport;
 
 /// Problem deliveries named one by one in the log; the rest are counted.
 const MAX_LOGGED: usize = 20;
@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         _ => (content::load(&config)?, Templates::load(&config)?),
     };
     let secret = secret::load_or_create(&config.state_dir)?;
-    let mailers = mailers(&config, &templates, &content, &open_slugs, ctx);
+    let mailers = mailers(&config, n, &templates, &content, &open_slugs, ctx)?;
     let bar = ctx.ui.progress(db.open_count()? as u64, "sending");
     let ui = ctx.ui;
     // Under cron every line is mailed to the owner: name the first few problems, count the rest.
@@ -119,6 +119,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     };
     let job = Job {
         config: &config,
+        newsletter: n,
         transport: transport.as_ref(),
         mailers: &mailers,
         secret: &secret,
@@ -227,10 +228,7 @@ fn dry(
             .collect();
         let subject = lists::matching(n, post)
             .first()
-            .map(|l| {
-                let r = post.render(config.unsafe_html);
-                PostMailer::new(config, templates, post, &r, ctx.now).subject(l)
-            })
+            .map(|l| PostMailer::new(config, n, templates, post, ctx.now)?.subject(l))
             .transpose()?
             .unwrap_or_default();
         ctx.ui.out(format!(
@@ -308,22 +306,20 @@ fn plan_campaigns<'a>(
 
 fn mailers<'a>(
     config: &'a Config,
+    n: &Newsletter,
     templates: &'a Templates,
     content: &Content,
     slugs: &[String],
     ctx: &Ctx,
-) -> HashMap<String, PostMailer<'a>> {
+) -> Result<HashMap<String, PostMailer<'a>>> {
     let mut out = HashMap::new();
     for post in content.published(ctx.now) {
         if slugs.contains(&post.slug) {
-            let r = post.render(config.unsafe_html);
-            out.insert(
-                post.slug.clone(),
-                PostMailer::new(config, templates, post, &r, ctx.now),
-            );
+            let mailer = PostMailer::new(config, n, templates, post, ctx.now)?;
+            out.insert(post.slug.clone(), mailer);
         }
     }
-    out
+    Ok(out)
 }
 
 /// `herald preview SLUG [--list ID] [--to ADDR]`.
@@ -364,18 +360,15 @@ pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> R
         &crate::state::normalize(address),
         std::slice::from_ref(&list.id),
     );
-    let rendered = post.render(config.unsafe_html);
-    let mailer = PostMailer::new(&config, &templates, post, &rendered, ctx.now);
-    let raw = mailer.message(&Recipient {
+    let mailer = PostMailer::new(&config, n, &templates, post, ctx.now)?;
+    let recipient = Recipient {
         email: address,
         name: "",
-        lists: &[list],
+        list,
         unsubscribe_url: &url,
-    })?;
-    let envelope = Envelope {
-        from: n.from.email.clone().unwrap_or_default(),
-        to: address.to_string(),
     };
+    let raw = mailer.message(&recipient)?;
+    let envelope = mailer.envelope(&recipient);
     if to.is_some() {
         let transport = transport::from_config(&config)?;
         let reply = transport
@@ -397,12 +390,7 @@ pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> R
     let eml = crate::write::confined(&dir, &format!("{slug}.eml"))?;
     let html_path = crate::write::confined(&dir, &format!("{slug}.html"))?;
     crate::write::write_atomic(&eml, &raw, 0o644)?;
-    let html = mailer.preview_html(&Recipient {
-        email: address,
-        name: "",
-        lists: &[list],
-        unsubscribe_url: &url,
-    })?;
+    let html = mailer.preview_html(&recipient)?;
     crate::write::write_atomic(&html_path, html.as_bytes(), 0o644)?;
     ctx.ui.out(format!(
         "wrote {} and {}",

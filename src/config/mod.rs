@@ -58,6 +58,13 @@ pub struct Person {
     pub email: Option<String>,
 }
 
+/// `newsletter.from`: who the mails come from; the address is required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    pub name: String,
+    pub email: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FeedFormat {
     Rss,
@@ -84,7 +91,7 @@ pub enum TransportKind {
 pub struct Newsletter {
     /// Posts dated before this instant are never mailed.
     pub start: DateTime<FixedOffset>,
-    pub from: Person,
+    pub from: Sender,
     pub reply_to: Option<String>,
     pub subject: String,
     pub transport: TransportKind,
@@ -549,9 +556,9 @@ impl Validator<'_> {
             );
             DateTime::UNIX_EPOCH.fixed_offset()
         });
-        let from = Person {
+        let from = Sender {
             name: one_line(raw.from.name.as_deref().unwrap_or("")),
-            email: Some(self.email(&["newsletter", "from", "email"], &raw.from.email)),
+            email: self.email(&["newsletter", "from", "email"], &raw.from.email),
         };
         let reply_to = raw
             .reply_to

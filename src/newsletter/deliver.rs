@@ -15,11 +15,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::render::{PostMailer, Recipient};
-use crate::config::{Config, List};
+use crate::config::{Config, Newsletter};
 use crate::error::{Error, Result};
 use crate::state::journal::{Delivery, Mark};
 use crate::state::{Db, tokens};
-use crate::transport::{Envelope, Failure, Transport};
+use crate::transport::{Failure, Transport};
 
 /// Pauses before the second and third pass over deferred deliveries within one run.
 const IN_RUN_BACKOFF: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(4)];
@@ -50,6 +50,7 @@ pub struct Event<'a> {
 /// Everything a delivery run needs.
 pub struct Job<'a> {
     pub config: &'a Config,
+    pub newsletter: &'a Newsletter,
     pub transport: &'a dyn Transport,
     /// One mail renderer per post slug that may have open deliveries.
     pub mailers: &'a HashMap<String, PostMailer<'a>>,
@@ -288,11 +289,10 @@ fn one(
         report("cancelled", &why);
         return Ok(CANCELLED);
     }
-    let Some(n) = &job.config.newsletter else {
-        return Ok(CANCELLED);
-    };
-    let lists: Vec<&List> = n.lists.iter().filter(|l| d.lists.contains(&l.id)).collect();
-    let Some(mailer) = job.mailers.get(&d.post_slug).filter(|_| !lists.is_empty()) else {
+    let n = job.newsletter;
+    // The first of the delivery's lists still in the config gives `List-Id`.
+    let list = n.lists.iter().find(|l| d.lists.contains(&l.id));
+    let (Some(mailer), Some(list)) = (job.mailers.get(&d.post_slug), list) else {
         let why = "not sent: the post or its lists are no longer published";
         journal.mark(d, Mark::Cancelled(why.into()))?;
         report("cancelled", why);
@@ -308,12 +308,13 @@ fn one(
         return Ok(FAILED);
     }
     let url = unsubscribe_url(job.config, job.secret, &d.email_norm, &d.lists);
-    let raw = match mailer.message(&Recipient {
+    let recipient = Recipient {
         email: &d.email,
         name: &d.name,
-        lists: &lists,
+        list,
         unsubscribe_url: &url,
-    }) {
+    };
+    let raw = match mailer.message(&recipient) {
         Ok(raw) => raw,
         // One recipient's bad data must not stop everyone else's mail.
         Err(e) => {
@@ -323,10 +324,7 @@ fn one(
             return Ok(FAILED);
         }
     };
-    let envelope = Envelope {
-        from: n.from.email.clone().unwrap_or_default(),
-        to: d.email.clone(),
-    };
+    let envelope = mailer.envelope(&recipient);
     journal.mark(d, Mark::Sending)?;
     match job.transport.send(&d.post_slug, &envelope, &raw) {
         Ok(reply) => {

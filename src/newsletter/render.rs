@@ -11,15 +11,16 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Mailbox, MessageBuilder, MultiPart, SinglePart};
 use lettre::{Address, Message};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::templates::Templates;
-use crate::config::{Config, List, one_line};
+use crate::config::{Config, List, Newsletter, one_line};
 use crate::content::{Post, Rendered};
 use crate::error::{Error, Result};
+use crate::transport::Envelope;
 
 const EMAIL_MARK: &str = "herald-subscriber-email-2f7c91";
 const NAME_MARK: &str = "herald-subscriber-name-2f7c91";
@@ -123,6 +124,8 @@ struct Variant {
     /// CSS inlined, line ends already CRLF.
     html: Pieces,
     text: Pieces,
+    /// `List-Id`, the same for every recipient of the variant.
+    list_id: HeaderValue,
 }
 
 /// One part of a rendered variant: text as it is, or a per-recipient hole.
@@ -215,51 +218,103 @@ fn crlf(s: &str) -> String {
     out
 }
 
-/// One recipient of a post.
-pub struct Recipient<'a> {
-    pub email: &'a str,
-    pub name: &'a str,
-    /// The lists that caused this mail, in config order; the first gives `List-Id`.
-    pub lists: &'a [&'a List],
-    pub unsubscribe_url: &'a str,
+/// One recipient of a post (`'l`: the config its list comes from).
+pub struct Recipient<'r, 'l> {
+    pub email: &'r str,
+    pub name: &'r str,
+    /// The first (in config order) of the lists that caused this mail: it gives `List-Id`.
+    pub list: &'l List,
+    pub unsubscribe_url: &'r str,
+}
+
+/// The newsletter's sender as every mail carries it: From and Reply-To, parsed once.
+pub struct Sender {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    /// `newsletter.from.email`: the envelope sender and the domain of Message-IDs.
+    email: String,
+}
+
+impl Sender {
+    pub fn new(n: &Newsletter) -> Result<Sender> {
+        Ok(Sender {
+            from: mailbox(&n.from.name, &n.from.email)?,
+            reply_to: n.reply_to.as_deref().map(|r| mailbox("", r)).transpose()?,
+            email: n.from.email.clone(),
+        })
+    }
+
+    /// A message from this sender to `to`: From, To, Subject, Date, Message-ID, Reply-To.
+    pub fn message(
+        &self,
+        to: Mailbox,
+        subject: String,
+        date: SystemTime,
+        message_id: String,
+    ) -> MessageBuilder {
+        let b = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .date(date)
+            .message_id(Some(message_id));
+        match &self.reply_to {
+            Some(r) => b.reply_to(r.clone()),
+            None => b,
+        }
+    }
+
+    /// The SMTP envelope of a message to `to`.
+    pub fn envelope(&self, to: &str) -> Envelope {
+        Envelope {
+            from: self.email.clone(),
+            to: to.to_string(),
+        }
+    }
+
+    /// The domain of the sender's address, for Message-IDs.
+    pub fn domain(&self) -> &str {
+        mail_domain(&self.email)
+    }
 }
 
 /// Renders the mails of one post.
 pub struct PostMailer<'a> {
     config: &'a Config,
     templates: &'a Templates,
+    sender: Sender,
     site: SiteData,
     post: PostData,
     date: SystemTime,
-    variants: Mutex<HashMap<(String, bool), std::sync::Arc<Variant>>>,
+    /// Each (list id, has a name) variant, rendered by the first message that needs it; the
+    /// lock is held while it renders, so concurrent workers never render one twice.
+    variants: Mutex<HashMap<(&'a str, bool), std::sync::Arc<Variant>>>,
 }
 
 impl<'a> PostMailer<'a> {
+    /// Renders `post`'s Markdown; the mail templates run per variant, on first use.
     pub fn new(
         config: &'a Config,
+        n: &Newsletter,
         templates: &'a Templates,
         post: &Post,
-        rendered: &Rendered,
         now: DateTime<Utc>,
-    ) -> Self {
-        PostMailer {
+    ) -> Result<Self> {
+        let rendered = post.render(config.unsafe_html);
+        Ok(PostMailer {
             config,
             templates,
+            sender: Sender::new(n)?,
             site: SiteData::new(config),
-            post: PostData::new(config, post, rendered),
+            post: PostData::new(config, post, &rendered),
             date: SystemTime::from(now),
             variants: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
-    fn variant(&self, list: &List, has_name: bool) -> Result<std::sync::Arc<Variant>> {
-        let key = (list.id.clone(), has_name);
-        if let Some(v) = self
-            .variants
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
+    fn variant(&self, list: &'a List, has_name: bool) -> Result<std::sync::Arc<Variant>> {
+        let mut variants = self.variants.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = variants.get(&(list.id.as_str(), has_name)) {
             return Ok(v.clone());
         }
         let data = MailData {
@@ -283,69 +338,45 @@ impl<'a> PostMailer<'a> {
             subject: Pieces::split(&subject),
             html: Pieces::split(&html),
             text: Pieces::split(&text),
+            list_id: header("List-Id", list_id(self.config, list)),
         });
-        self.variants
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, v.clone());
+        variants.insert((list.id.as_str(), has_name), v.clone());
         Ok(v)
     }
 
     /// The subject line for a recipient (for `--dry-run`).
-    pub fn subject(&self, list: &List) -> Result<String> {
+    pub fn subject(&self, list: &'a List) -> Result<String> {
         Ok(self.variant(list, false)?.subject.fill(["", "", ""]))
     }
 
     /// The HTML part for one recipient, as a file a browser can open (`preview`).
-    pub fn preview_html(&self, r: &Recipient) -> Result<String> {
-        let list = r
-            .lists
-            .first()
-            .ok_or_else(|| Error::msg("a preview with no list"))?;
-        let v = self.variant(list, !r.name.is_empty())?;
+    pub fn preview_html(&self, r: &Recipient<'_, 'a>) -> Result<String> {
+        let v = self.variant(r.list, !r.name.is_empty())?;
         let esc = |s: &str| handlebars::html_escape(s);
         Ok(v.html
             .fill([&esc(r.email), &esc(r.name), &esc(r.unsubscribe_url)]))
     }
 
+    /// The SMTP envelope of `r`'s message.
+    pub fn envelope(&self, r: &Recipient<'_, '_>) -> Envelope {
+        self.sender.envelope(r.email)
+    }
+
     /// The raw message for one recipient.
-    pub fn message(&self, r: &Recipient) -> Result<Vec<u8>> {
-        let list = r
-            .lists
-            .first()
-            .ok_or_else(|| Error::msg("a delivery with no list"))?;
+    pub fn message(&self, r: &Recipient<'_, 'a>) -> Result<Vec<u8>> {
         let name = header_text(r.name);
-        let v = self.variant(list, !name.is_empty())?;
+        let v = self.variant(r.list, !name.is_empty())?;
         let esc = |s: &str| handlebars::html_escape(s);
         let html = v
             .html
             .fill([&esc(r.email), &esc(&name), &esc(r.unsubscribe_url)]);
         let text = v.text.fill([r.email, &name, r.unsubscribe_url]);
         let subject = header_text(&v.subject.fill([r.email, &name, ""]));
-        let n = self
-            .config
-            .newsletter
-            .as_ref()
-            .ok_or_else(|| Error::msg("no newsletter section"))?;
-        let to = mailbox(&name, r.email)?;
-        let mut b = Message::builder()
-            .from(mailbox(
-                n.from.name.as_str(),
-                n.from.email.as_deref().unwrap_or_default(),
-            )?)
-            .to(to)
-            .subject(subject)
-            .date(self.date)
-            .message_id(Some(message_id(
-                &self.post.slug,
-                r.email,
-                n.from.email.as_deref().unwrap_or_default(),
-            )));
-        if let Some(reply_to) = &n.reply_to {
-            b = b.reply_to(mailbox("", reply_to)?);
-        }
-        b = b
-            .raw_header(header("List-Id", list_id(self.config, list)))
+        let id = message_id(&self.post.slug, r.email, self.sender.domain());
+        let msg = self
+            .sender
+            .message(mailbox(&name, r.email)?, subject, self.date, id)
+            .raw_header(v.list_id.clone())
             .raw_header(header(
                 "List-Unsubscribe",
                 format!("<{}>", r.unsubscribe_url),
@@ -353,8 +384,7 @@ impl<'a> PostMailer<'a> {
             .raw_header(header(
                 "List-Unsubscribe-Post",
                 "List-Unsubscribe=One-Click".into(),
-            ));
-        let msg = b
+            ))
             .multipart(alternative_crlf(text, html.into_bytes()))
             .map_err(|e| Error::msg(format!("building the mail to {}: {e}", r.email)))?;
         Ok(msg.formatted())
@@ -411,7 +441,8 @@ pub fn mailbox(name: &str, email: &str) -> Result<Mailbox> {
     Ok(Mailbox::new((!name.is_empty()).then_some(name), addr))
 }
 
-fn header(name: &'static str, value: String) -> HeaderValue {
+/// A raw header whose value is one line.
+pub fn header(name: &'static str, value: String) -> HeaderValue {
     // Header names here are constants, always valid ASCII; values are ASCII URLs or ids.
     let name = HeaderName::new_from_ascii_str(name);
     HeaderValue::new(name, one_line(&value))
@@ -419,7 +450,7 @@ fn header(name: &'static str, value: String) -> HeaderValue {
 
 /// `Message-ID`, stable for (post, address): a re-send after a crash has the same id, so
 /// receiving systems can drop the duplicate.
-pub fn message_id(slug: &str, email: &str, from: &str) -> String {
+pub fn message_id(slug: &str, email: &str, domain: &str) -> String {
     let mut h = Sha256::new();
     h.update(slug.as_bytes());
     h.update([0]);
@@ -427,11 +458,15 @@ pub fn message_id(slug: &str, email: &str, from: &str) -> String {
     // The first 128 bits of the SHA-256, in hex.
     let mut hex = format!("{:x}", h.finalize());
     hex.truncate(32);
-    let domain = from
+    format!("<{hex}@{domain}>")
+}
+
+/// The domain of a mail address (a placeholder when it has none).
+fn mail_domain(email: &str) -> &str {
+    email
         .rsplit_once('@')
         .map(|(_, d)| d)
-        .unwrap_or("herald.invalid");
-    format!("<{hex}@{domain}>")
+        .unwrap_or("herald.invalid")
 }
 
 /// `List-Id` (RFC 2919): `"Name" <id.host>`, the phrase left out when it is not plain ASCII.
@@ -468,9 +503,10 @@ mod tests {
 
     #[test]
     fn message_ids_are_stable_per_post_and_address() {
-        let a = message_id("p", "A@Example.com", "n@leadcraftr.com");
-        assert_eq!(a, message_id("p", "a@example.com", "n@leadcraftr.com"));
-        assert_ne!(a, message_id("q", "a@example.com", "n@leadcraftr.com"));
+        let domain = mail_domain("n@leadcraftr.com");
+        let a = message_id("p", "A@Example.com", domain);
+        assert_eq!(a, message_id("p", "a@example.com", domain));
+        assert_ne!(a, message_id("q", "a@example.com", domain));
         assert!(a.ends_with("@leadcraftr.com>"));
     }
 

@@ -12,14 +12,12 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use lettre::Message;
-use lettre::message::header::{HeaderName, HeaderValue as MailHeaderValue};
 use serde::Serialize;
 
 use super::Inner;
 use crate::config::{List, Newsletter, one_line};
 use crate::error::{Error, Result};
-use crate::newsletter::render::{SiteData, alternative, inline_css, mailbox};
+use crate::newsletter::render::{Sender, SiteData, alternative, inline_css, mailbox};
 use crate::state::tokens::Confirm;
 use crate::transport::Envelope;
 
@@ -419,21 +417,12 @@ struct ConfirmMail<'a> {
 /// The confirmation mail for `c`: the envelope and the raw message.
 pub fn confirmation_mail(
     inner: &Inner,
+    n: &Newsletter,
     c: &Confirm,
     lists: &[&List],
     url: &str,
     now: DateTime<Utc>,
 ) -> Result<(Envelope, Vec<u8>)> {
-    let n = inner
-        .config
-        .newsletter
-        .as_ref()
-        .ok_or_else(|| Error::msg("no newsletter section"))?;
-    let from_email = n
-        .from
-        .email
-        .as_deref()
-        .ok_or_else(|| Error::msg("newsletter.from has no email"))?;
     let names: Vec<&str> = lists.iter().map(|l| l.name.as_str()).collect();
     let name = one_line(&c.name);
     let expires = DateTime::<Utc>::from_timestamp(c.expires, 0).unwrap_or(now);
@@ -449,37 +438,31 @@ pub fn confirmation_mail(
     };
     let html = inline_css(&inner.templates.render("confirm.html.hbs", &data)?)?;
     let text = inner.templates.render("confirm.txt.hbs", &data)?;
-    let domain = from_email
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("herald.invalid");
-    let mut b = Message::builder()
-        .from(mailbox(&n.from.name, from_email)?)
-        .to(mailbox(&name, &c.email)?)
-        .subject(one_line(&format!(
-            "Confirm your subscription to {}",
-            inner.site.title
-        )))
-        .date(SystemTime::from(now))
-        .message_id(Some(format!(
-            "<confirm.{}@{domain}>",
-            crate::state::tokens::nonce()
-        )))
+    let sender = Sender::new(n)?;
+    let subject = one_line(&format!(
+        "Confirm your subscription to {}",
+        inner.site.title
+    ));
+    let id = format!(
+        "<confirm.{}@{}>",
+        crate::state::tokens::nonce(),
+        sender.domain()
+    );
+    let msg = sender
+        .message(
+            mailbox(&name, &c.email)?,
+            subject,
+            SystemTime::from(now),
+            id,
+        )
         // RFC 3834: no vacation replies to this.
-        .raw_header(MailHeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
+        .raw_header(crate::newsletter::render::header(
+            "Auto-Submitted",
             "auto-generated".into(),
-        ));
-    if let Some(reply_to) = &n.reply_to {
-        b = b.reply_to(mailbox("", reply_to)?);
-    }
-    let msg = b
+        ))
         .multipart(alternative(text, html))
         .map_err(|e| Error::msg(format!("building the confirmation mail: {e}")))?;
-    let envelope = Envelope {
-        from: from_email.to_string(),
-        to: c.email.clone(),
-    };
+    let envelope = sender.envelope(&c.email);
     Ok((envelope, msg.formatted()))
 }
 

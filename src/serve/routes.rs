@@ -409,7 +409,7 @@ async fn subscribe(Axum(state): Axum<State>, req: Request) -> Answer {
 
     let lists = pages::known_lists(n, &chosen);
     let (envelope, raw) =
-        pages::confirmation_mail(&state.inner, &confirm, &lists, url.as_str(), now)?;
+        pages::confirmation_mail(&state.inner, n, &confirm, &lists, url.as_str(), now)?;
     let inner = state.inner.clone();
     let sent = tokio::task::spawn_blocking(move || match &inner.transport {
         Some(t) => t.send("confirm", &envelope, &raw),
