@@ -9,6 +9,11 @@
 pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
+    /// The fields of a request's query string.
+    pub fn query(uri: &axum::http::Uri) -> Fields {
+        Fields::urlencoded(uri.query().unwrap_or("").as_bytes())
+    }
+
     /// The fields of a query string or urlencoded body.
     pub fn urlencoded(bytes: &[u8]) -> Fields {
         Fields(

@@ -181,11 +181,21 @@ pub fn join_names(names: &[&str]) -> String {
 }
 
 /// The lists of `ids` that the config knows, in config order.
-pub fn known_lists<'a>(n: &'a Newsletter, ids: &[String]) -> Vec<&'a List> {
+pub fn known_lists<'a>(n: &'a Newsletter, ids: &[impl AsRef<str>]) -> Vec<&'a List> {
     n.lists
         .iter()
-        .filter(|l| ids.iter().any(|id| id == &l.id))
+        .filter(|l| ids.iter().any(|id| id.as_ref() == l.id))
         .collect()
+}
+
+/// The lists a sign-up asks for: the known ones among `asked`, or the first list when it asks
+/// for none (a bare form on the owner's blog that sends just an address).
+pub fn chosen_lists<'a>(n: &'a Newsletter, asked: &[&str]) -> Vec<&'a List> {
+    if asked.is_empty() {
+        n.lists.iter().take(1).collect()
+    } else {
+        known_lists(n, asked)
+    }
 }
 
 fn back_to_site(site: &SiteData) -> Link {

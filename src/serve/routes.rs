@@ -26,10 +26,10 @@ use super::forms::Fields;
 use super::pages::{self, Link, ListView, Page};
 use super::rate_limit::client_ip;
 use super::{BODY_LIMIT, Inner, State, files};
-use crate::config::{Newsletter, one_line};
+use crate::config::{List, Newsletter, one_line};
 use crate::error::Error;
 use crate::state::Db;
-use crate::state::tokens::{self, Confirm};
+use crate::state::tokens::{self, Confirm, Unsubscribe};
 use crate::transport::Failure;
 
 /// Names longer than this are cut (a name is for "Hi Ann", not for an essay).
@@ -277,16 +277,12 @@ async fn healthz() -> Response {
 /// page), otherwise the first list is ticked.
 async fn subscribe_form(Axum(state): Axum<State>, req: Request) -> Answer {
     let n = state.newsletter()?;
-    let query = Fields::urlencoded(req.uri().query().unwrap_or("").as_bytes());
-    let mut checked: Vec<String> = query
-        .all("list")
-        .into_iter()
-        .filter(|id| n.lists.iter().any(|l| l.id == *id))
-        .map(String::from)
-        .collect();
-    if checked.is_empty() {
-        checked.extend(n.lists.first().map(|l| l.id.clone()));
+    let query = Fields::query(req.uri());
+    let mut lists = pages::known_lists(n, &query.all("list"));
+    if lists.is_empty() {
+        lists.extend(n.lists.first());
     }
+    let checked: Vec<String> = lists.iter().map(|l| l.id.clone()).collect();
     let email = query.get("email").map(one_line).unwrap_or_default();
     let page = pages::subscribe_form(&state.inner.site, n, &email, "", &checked, None);
     Ok(state.page(StatusCode::OK, &page))
@@ -295,7 +291,7 @@ async fn subscribe_form(Axum(state): Axum<State>, req: Request) -> Answer {
 /// Reads a request body (at most [`BODY_LIMIT`]) as form fields.
 async fn form(req: Request) -> Result<(Fields, Fields), Response> {
     let (parts, body) = req.into_parts();
-    let query = Fields::urlencoded(parts.uri.query().unwrap_or("").as_bytes());
+    let query = Fields::query(&parts.uri);
     let bytes: Bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
         Err(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response()),
@@ -350,18 +346,8 @@ async fn subscribe(Axum(state): Axum<State>, req: Request) -> Answer {
 
     // Checkboxes send only ticked lists; the form adds an empty `list` so that "none ticked"
     // differs from a bare `<form>` on the owner's blog that sends just an address.
-    let asked: Vec<String> = fields.all("list").into_iter().map(String::from).collect();
-    let chosen: Vec<String> = n
-        .lists
-        .iter()
-        .filter(|l| asked.iter().any(|a| a == &l.id))
-        .map(|l| l.id.clone())
-        .collect();
-    let chosen = if asked.is_empty() {
-        n.lists.iter().take(1).map(|l| l.id.clone()).collect()
-    } else {
-        chosen
-    };
+    let lists = pages::chosen_lists(n, &fields.all("list"));
+    let chosen: Vec<String> = lists.iter().map(|l| l.id.clone()).collect();
 
     let problem = if email.is_empty() {
         Some(("Enter your email address.".to_string(), true))
@@ -407,7 +393,6 @@ async fn subscribe(Axum(state): Axum<State>, req: Request) -> Answer {
         .map_err(|e| Error::msg(format!("serve.public_url: {e}")))?;
     url.query_pairs_mut().append_pair("token", &token);
 
-    let lists = pages::known_lists(n, &chosen);
     let (envelope, raw) =
         pages::confirmation_mail(&state.inner, n, &confirm, &lists, url.as_str(), now)?;
     let inner = state.inner.clone();
@@ -505,8 +490,13 @@ fn bad_link(state: &State, why: BadLink) -> Response {
     state.page(StatusCode::BAD_REQUEST, &page)
 }
 
-/// The confirmation a token carries, if it is genuine and not expired.
-fn check_confirm(state: &State, token: Option<&str>) -> Result<Confirm, BadLink> {
+/// The confirmation a token carries and its lists still in the config, if it is genuine, not
+/// expired, and names at least one of them.
+fn check_confirm<'n>(
+    state: &State,
+    n: &'n Newsletter,
+    token: Option<&str>,
+) -> Result<(Confirm, Vec<&'n List>), BadLink> {
     let token = token
         .filter(|t| !t.trim().is_empty())
         .ok_or(BadLink::Missing)?;
@@ -514,22 +504,30 @@ fn check_confirm(state: &State, token: Option<&str>) -> Result<Confirm, BadLink>
     if state.now().timestamp() > c.expires {
         return Err(BadLink::Expired);
     }
-    Ok(c)
+    let lists = pages::known_lists(n, &c.lists);
+    if lists.is_empty() {
+        return Err(BadLink::Forged);
+    }
+    Ok((c, lists))
+}
+
+/// The unsubscription a token carries, if it is there and genuine.
+fn check_unsubscribe(state: &State, token: Option<&str>) -> Result<Unsubscribe, BadLink> {
+    let token = token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(BadLink::Missing)?;
+    tokens::verify_unsubscribe(&state.inner.secret, token).ok_or(BadLink::Forged)
 }
 
 /// `GET /confirm?token=…`: one button, so that a mail scanner following links confirms nothing.
 async fn confirm_page(Axum(state): Axum<State>, req: Request) -> Answer {
     let n = state.newsletter()?;
-    let query = Fields::urlencoded(req.uri().query().unwrap_or("").as_bytes());
+    let query = Fields::query(req.uri());
     let token = query.get("token");
-    let c = match check_confirm(&state, token) {
-        Ok(c) => c,
+    let (c, lists) = match check_confirm(&state, n, token) {
+        Ok(found) => found,
         Err(why) => return Ok(bad_link(&state, why)),
     };
-    let lists = pages::known_lists(n, &c.lists);
-    if lists.is_empty() {
-        return Ok(bad_link(&state, BadLink::Forged));
-    }
     Ok(state.page(
         StatusCode::OK,
         &pages::confirm(&state.inner.site, &c, &lists, token.unwrap_or("")),
@@ -543,14 +541,10 @@ async fn confirm(Axum(state): Axum<State>, req: Request) -> Answer {
         Ok(f) => f,
         Err(r) => return Ok(r),
     };
-    let c = match check_confirm(&state, fields.get("token").or(query.get("token"))) {
-        Ok(c) => c,
+    let (c, lists) = match check_confirm(&state, n, fields.get("token").or(query.get("token"))) {
+        Ok(found) => found,
         Err(why) => return Ok(bad_link(&state, why)),
     };
-    let lists = pages::known_lists(n, &c.lists);
-    if lists.is_empty() {
-        return Ok(bad_link(&state, BadLink::Forged));
-    }
     let ids: Vec<String> = lists.iter().map(|l| l.id.clone()).collect();
     let now = state.now().timestamp();
     let fresh = {
@@ -592,23 +586,24 @@ fn unsubscribe_views(state: &State, lists: &[String]) -> Vec<ListView> {
 
 /// `GET /unsubscribe?token=…`: one button (a link scanner must not unsubscribe anyone).
 async fn unsubscribe_page(Axum(state): Axum<State>, req: Request) -> Answer {
-    let query = Fields::urlencoded(req.uri().query().unwrap_or("").as_bytes());
-    let Some(token) = query.get("token").filter(|t| !t.trim().is_empty()) else {
-        return Ok(bad_link(&state, BadLink::Missing));
-    };
-    let Some(u) = tokens::verify_unsubscribe(&state.inner.secret, token) else {
-        return Ok(bad_link(&state, BadLink::Forged));
+    state.newsletter()?;
+    let query = Fields::query(req.uri());
+    let token = query.get("token");
+    let u = match check_unsubscribe(&state, token) {
+        Ok(u) => u,
+        Err(why) => return Ok(bad_link(&state, why)),
     };
     let views = unsubscribe_views(&state, &u.lists);
     Ok(state.page(
         StatusCode::OK,
-        &pages::unsubscribe(&state.inner.site, &u.email, &views, token),
+        &pages::unsubscribe(&state.inner.site, &u.email, &views, token.unwrap_or("")),
     ))
 }
 
 /// `POST /unsubscribe`: from the page's button, or an RFC 8058 one-click POST from a mail
 /// client (`List-Unsubscribe=One-Click`, token in the query string), answered with an empty 200.
 async fn unsubscribe(Axum(state): Axum<State>, req: Request) -> Answer {
+    state.newsletter()?;
     let (fields, query) = match form(req).await {
         Ok(f) => f,
         Err(r) => return Ok(r),
@@ -616,15 +611,9 @@ async fn unsubscribe(Axum(state): Axum<State>, req: Request) -> Answer {
     let one_click = fields
         .get("List-Unsubscribe")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("One-Click"));
-    let token = fields
-        .get("token")
-        .or(query.get("token"))
-        .filter(|t| !t.trim().is_empty());
-    let Some(token) = token else {
-        return Ok(bad_link(&state, BadLink::Missing));
-    };
-    let Some(u) = tokens::verify_unsubscribe(&state.inner.secret, token) else {
-        return Ok(bad_link(&state, BadLink::Forged));
+    let u = match check_unsubscribe(&state, fields.get("token").or(query.get("token"))) {
+        Ok(u) => u,
+        Err(why) => return Ok(bad_link(&state, why)),
     };
     let now = state.now().timestamp();
     {
@@ -823,6 +812,29 @@ mod tests {
             long.as_str(),
         ] {
             assert!(!plausible_address(bad), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_newsletter_every_newsletter_route_answers_404() {
+        // As `herald serve` warns at start-up: files only.
+        let dir = tempfile::tempdir().unwrap();
+        let text = "site:\n  title: Files only\n  base_url: https://example.com/\n";
+        let config =
+            Config::parse(dir.path(), &dir.path().join("config/herald.yaml"), text).unwrap();
+        let log: Log = Arc::new(|_: &str| {});
+        let clock = Clock::Fixed(DateTime::from_timestamp(T0, 0).unwrap());
+        let app = crate::serve::app(State::with_transport(config, clock, log, None).unwrap());
+        for (method, uri) in [
+            ("GET", "/subscribe"),
+            ("POST", "/subscribe"),
+            ("GET", "/confirm?token=x"),
+            ("POST", "/confirm?token=x"),
+            ("GET", "/unsubscribe?token=x"),
+            ("POST", "/unsubscribe?token=x"),
+        ] {
+            let (status, _) = call(&app, method, uri, "").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}");
         }
     }
 
