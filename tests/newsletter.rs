@@ -806,6 +806,13 @@ fn subscriber_commands_add_remove_list_import_and_export() {
         run.stderr.contains("import.csv:3:") && run.stderr.contains("import.csv:5:"),
         "{run}"
     );
+    // Nothing was skipped: the whole file was refused, and the messages say only what is wrong.
+    assert!(
+        run.stderr
+            .contains("import.csv:3: \"broken@\" is not an email address")
+            && !run.stderr.contains("row skipped"),
+        "{run}"
+    );
     assert!(
         member(&members(&site, &[]), "fay@example.com").is_none(),
         "nothing imported"
@@ -822,7 +829,8 @@ fn subscriber_commands_add_remove_list_import_and_export() {
         ])
         .success();
     assert!(
-        run.stderr.contains("import.csv:3:") && run.stderr.contains("import.csv:5:"),
+        run.stderr.contains("import.csv:3: row skipped:")
+            && run.stderr.contains("import.csv:5: row skipped:"),
         "{run}"
     );
     let cooking = members(&site, &["--list", "cooking", "--status", "active"]);

@@ -261,7 +261,7 @@ fn merge_csvs(ctx: &Ctx, config: &Config, n: &Newsletter, db: &Db) -> Result<()>
         let bytes = std::fs::read(path).map_err(|e| Error::io(&shown, e))?;
         let digest = format!("{:x}", Sha256::digest(&bytes));
         let m = db.merge_csv(&list.id, &digest, now, || {
-            let (rows, problems) = lists::read_csv(&bytes, &shown);
+            let (rows, problems) = lists::read_csv(&bytes, &shown, lists::Invalid::Skip);
             for p in problems {
                 ctx.ui.warn(p.to_string());
             }

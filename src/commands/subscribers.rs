@@ -121,15 +121,14 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
         } => {
             check_list(&config, &list)?;
             let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-            let (rows, problems) = lists::read_csv(&bytes, &file);
+            let invalid = if skip_invalid {
+                lists::Invalid::Skip
+            } else {
+                lists::Invalid::Reject
+            };
+            let (rows, problems) = lists::read_csv(&bytes, &file, invalid);
             if !problems.is_empty() && !skip_invalid {
-                let mut diags: Vec<_> = problems
-                    .into_iter()
-                    .map(|mut d| {
-                        d.message = d.message.replacen("row skipped: ", "", 1);
-                        d
-                    })
-                    .collect();
+                let mut diags = problems;
                 diags.push(crate::error::Diagnostic::bare(
                     "herald: nothing imported: fix the rows above or pass --skip-invalid",
                 ));

@@ -28,9 +28,22 @@ pub fn valid_address(s: &str) -> bool {
     s.parse::<lettre::Address>().is_ok()
 }
 
-/// Reads a subscriber CSV. Returns the valid rows and one diagnostic per invalid row
-/// (`file:line: row skipped: ...`, or `file:line: ...` when `reject` is set).
-pub fn read_csv(bytes: &[u8], shown: &Path) -> (Vec<Row>, Vec<Diagnostic>) {
+/// What a caller of [`read_csv`] does with an invalid row, which its message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    /// The rest goes on: `file:line: row skipped: ...` (config CSVs, `import --skip-invalid`).
+    Skip,
+    /// The whole file is refused: `file:line: ...` (`import`).
+    Reject,
+}
+
+/// Reads a subscriber CSV. Returns the valid rows and one diagnostic per invalid row, worded
+/// for what the caller does with it.
+pub fn read_csv(bytes: &[u8], shown: &Path, invalid: Invalid) -> (Vec<Row>, Vec<Diagnostic>) {
+    let row = |problem: String| match invalid {
+        Invalid::Skip => format!("row skipped: {problem}"),
+        Invalid::Reject => problem,
+    };
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut rows = Vec::new();
     let mut problems = Vec::new();
@@ -63,8 +76,8 @@ pub fn read_csv(bytes: &[u8], shown: &Path) -> (Vec<Row>, Vec<Diagnostic>) {
             Err(e) => {
                 let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
                 let msg = match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => "row skipped: not valid UTF-8".to_string(),
-                    _ => format!("row skipped: {e}"),
+                    csv::ErrorKind::Utf8 { .. } => row("not valid UTF-8".to_string()),
+                    _ => row(e.to_string()),
                 };
                 problems.push(Diagnostic::at(Location::line(shown, line), msg));
                 continue;
@@ -78,10 +91,10 @@ pub fn read_csv(bytes: &[u8], shown: &Path) -> (Vec<Row>, Vec<Diagnostic>) {
         if !valid_address(&email) || email.contains(['\r', '\n']) {
             problems.push(Diagnostic::at(
                 Location::line(shown, line),
-                format!(
-                    "row skipped: \"{}\" is not an email address",
+                row(format!(
+                    "\"{}\" is not an email address",
                     shorten(&one_line(&email))
-                ),
+                )),
             ));
             continue;
         }
@@ -113,7 +126,7 @@ mod tests {
     #[test]
     fn reads_quoted_rows_and_reports_bad_ones_with_lines() {
         let csv = "email,name\nann@example.com,Ann\n\"bob@example.com\",\"Bob, Jr.\"\nbob@\n,\nANN@example.com,dup\nline\r\nbreak@x.com,\"Eve\nBcc: x@y.z\"\n";
-        let (rows, problems) = read_csv(csv.as_bytes(), Path::new("all.csv"));
+        let (rows, problems) = read_csv(csv.as_bytes(), Path::new("all.csv"), Invalid::Skip);
         let emails: Vec<_> = rows.iter().map(|r| r.email.as_str()).collect();
         assert_eq!(
             emails,
@@ -135,7 +148,7 @@ mod tests {
     #[test]
     fn a_huge_bad_value_is_quoted_short() {
         let csv = format!("email\n{}@\n", "a".repeat(1 << 20));
-        let (_, problems) = read_csv(csv.as_bytes(), Path::new("x.csv"));
+        let (_, problems) = read_csv(csv.as_bytes(), Path::new("x.csv"), Invalid::Skip);
         let msg = problems[0].to_string();
         assert!(
             msg.starts_with(&format!("x.csv:2: row skipped: \"{}…\"", "a".repeat(100))),
@@ -147,7 +160,7 @@ mod tests {
 
     #[test]
     fn missing_email_header_is_reported() {
-        let (rows, problems) = read_csv(b"mail,name\na@b.c,x\n", Path::new("x.csv"));
+        let (rows, problems) = read_csv(b"mail,name\na@b.c,x\n", Path::new("x.csv"), Invalid::Skip);
         assert!(rows.is_empty());
         assert!(
             problems[0]
@@ -161,6 +174,7 @@ mod tests {
         let (rows, problems) = read_csv(
             b"email\na@example.com\n\xff\xfe@x.com\n",
             Path::new("x.csv"),
+            Invalid::Skip,
         );
         assert_eq!(rows.len(), 1);
         assert_eq!(

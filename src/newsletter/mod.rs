@@ -24,7 +24,7 @@ pub fn check(config: &Config) -> Vec<Diagnostic> {
     for path in n.lists.iter().filter_map(|l| l.subscribers.as_ref()) {
         let shown = config.display(path);
         match std::fs::read(path) {
-            Ok(bytes) => out.extend(lists::read_csv(&bytes, &shown).1),
+            Ok(bytes) => out.extend(lists::read_csv(&bytes, &shown, lists::Invalid::Skip).1),
             Err(e) => out.push(Diagnostic::at(
                 Location::file(&shown),
                 format!("cannot read: {e}"),
