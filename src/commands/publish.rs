@@ -127,7 +127,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         concurrency,
         on_event: &on_event,
     };
-    let result = deliver::deliver(&job, &config.state_dir);
+    let result = deliver::deliver(&job, &db);
     bar.finish_and_clear();
     let outcome = match result {
         Ok(o) => o,

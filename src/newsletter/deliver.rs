@@ -7,7 +7,6 @@
 //! until `retry_days` have passed since the first attempt.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
@@ -71,18 +70,18 @@ pub fn unsubscribe_url(
     format!("{}unsubscribe?token={token}", config.serve.public_url)
 }
 
-/// Sends every open delivery in the journal.
-pub fn deliver(job: &Job, state_dir: &Path) -> Result<Outcome> {
+/// Sends every open delivery in the journal. `db` reads the journal; each pass opens one more
+/// connection, owned by its journal writer.
+pub fn deliver(job: &Job, db: &Db) -> Result<Outcome> {
     let mut total = Outcome::default();
-    let journal = Db::open(state_dir)?;
     // One pass, then one more after each pause while deliveries stay open.
     for pause in IN_RUN_BACKOFF.iter().map(Some).chain([None]) {
-        let o = one_pass(job, state_dir)?;
+        let o = one_pass(job, db)?;
         total.sent += o.sent;
         total.failed += o.failed;
         total.cancelled += o.cancelled;
         total.bounced += o.bounced;
-        let open = journal.open_count()?;
+        let open = db.open_count()?;
         total.deferred = open;
         match pause {
             Some(pause) if open > 0 => std::thread::sleep(*pause),
@@ -168,9 +167,8 @@ fn journal_writer(db: Db, rx: mpsc::Receiver<MarkRequest>, now: i64) {
     let _ = db.checkpoint();
 }
 
-fn one_pass(job: &Job, state_dir: &Path) -> Result<Outcome> {
-    let reader = Db::open(state_dir)?;
-    let writer = Db::open(state_dir)?;
+fn one_pass(job: &Job, reader: &Db) -> Result<Outcome> {
+    let writer = Db::open(&job.config.state_dir)?;
     writer.defer_checkpoints()?;
     let stop = AtomicBool::new(false);
     let counts = [(); 5].map(|_| AtomicUsize::new(0));
