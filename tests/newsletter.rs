@@ -997,6 +997,53 @@ fn a_lasting_4xx_is_deferred_with_exit_75_and_sent_by_a_later_run() {
 }
 
 #[test]
+fn deliveries_whose_post_or_address_left_are_cancelled_not_sent() {
+    // The relay is down for the first run: every delivery of FIRST_RUN stays open. Before the
+    // next run, soup-and-bread becomes a draft and dan unsubscribes from everything.
+    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let r = refuse.clone();
+    let server = SmtpServer::scripted(move |a: &Attempt| match a.stage {
+        Stage::Message if r.load(std::sync::atomic::Ordering::SeqCst) => {
+            Reply::code(451, "4.3.0 try again later")
+        }
+        _ => Reply::Accept,
+    });
+    let site = smtp_site(&server);
+    site.run(&["publish"]).code(75);
+    assert!(server.messages().is_empty());
+    let post = "content/posts/2025-04-01-soup-and-bread.md";
+    site.write(
+        post,
+        site.read(post).replacen("---\n", "---\ndraft: true\n", 1),
+    );
+    site.run(&["subscribers", "remove", "dan@example.com"])
+        .success();
+    refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    let run = site.run(&["-v", "publish"]).success();
+    let expected: Vec<(&str, &str)> = FIRST_RUN
+        .iter()
+        .copied()
+        .filter(|(slug, to)| *slug != "soup-and-bread" && *to != "dan@example.com")
+        .collect();
+    assert_eq!(deliveries(&server.messages()), pairs(&expected));
+    assert!(
+        run.stderr.contains(
+            "ann@example.com for soup-and-bread: not sent: the post or its lists are no longer published"
+        ),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains("dan@example.com for creme-brulee: not sent: the address is unsubscribed"),
+        "{run}"
+    );
+    let status = status_json(&site);
+    assert_eq!(status["deliveries"]["cancelled"], 5, "{status}");
+    assert_eq!(status["deliveries"]["pending"], 0, "{status}");
+}
+
+#[test]
 fn a_deferral_older_than_retry_days_fails() {
     let server = SmtpServer::scripted(Rules::new().always(
         Stage::Rcpt,

@@ -91,6 +91,9 @@ pub fn deliver(job: &Job, db: &Db) -> Result<Outcome> {
     Ok(total)
 }
 
+/// Outcomes a worker keeps before it commits them without waiting for its next send.
+const RECORD_BATCH: usize = 256;
+
 /// Marks sent to the journal writer in one request, and where to say they are committed.
 type MarkRequest = (Vec<(Delivery, Mark)>, mpsc::SyncSender<Result<(), String>>);
 
@@ -116,9 +119,14 @@ impl Journal {
         self.flush()
     }
 
-    /// Records an outcome, committed with the worker's next mark or at the end of the pass.
-    fn record(&self, d: &Delivery, mark: Mark) {
-        self.pending.borrow_mut().push((d.clone(), mark));
+    /// Records an outcome, committed with the worker's next mark or at the end of the pass
+    /// (or now, once [`RECORD_BATCH`] are waiting: a run that only cancels stays bounded).
+    fn record(&self, d: &Delivery, mark: Mark) -> Result<()> {
+        let mut pending = self.pending.borrow_mut();
+        pending.push((d.clone(), mark));
+        let full = pending.len() >= RECORD_BATCH;
+        drop(pending);
+        if full { self.flush() } else { Ok(()) }
     }
 
     /// Commits whatever is waiting, and returns once it is durable.
@@ -283,7 +291,7 @@ fn one(
             &d.subscriber_status
         };
         let why = format!("not sent: the address is {status}");
-        journal.mark(d, Mark::Cancelled(why.clone()))?;
+        journal.record(d, Mark::Cancelled(why.clone()))?;
         report("cancelled", &why);
         return Ok(CANCELLED);
     }
@@ -292,7 +300,7 @@ fn one(
     let list = n.lists.iter().find(|l| d.lists.contains(&l.id));
     let (Some(mailer), Some(list)) = (job.mailers.get(&d.post_slug), list) else {
         let why = "not sent: the post or its lists are no longer published";
-        journal.mark(d, Mark::Cancelled(why.into()))?;
+        journal.record(d, Mark::Cancelled(why.into()))?;
         report("cancelled", why);
         return Ok(CANCELLED);
     };
@@ -301,7 +309,7 @@ fn one(
         && now - first >= i64::from(n.retry_days) * 86_400
     {
         let why = format!("gave up after {} days of temporary failures", n.retry_days);
-        journal.mark(d, Mark::Failed(why.clone()))?;
+        journal.record(d, Mark::Failed(why.clone()))?;
         report("failed", &why);
         return Ok(FAILED);
     }
@@ -317,7 +325,7 @@ fn one(
         // One recipient's bad data must not stop everyone else's mail.
         Err(e) => {
             let why = format!("not sent: the mail could not be built: {e}");
-            journal.mark(d, Mark::Failed(why.clone()))?;
+            journal.record(d, Mark::Failed(why.clone()))?;
             report("failed", &why);
             return Ok(FAILED);
         }
@@ -326,12 +334,12 @@ fn one(
     journal.mark(d, Mark::Sending)?;
     match job.transport.send(&d.post_slug, &envelope, &raw) {
         Ok(reply) => {
-            journal.record(d, Mark::Sent(reply.clone()));
+            journal.record(d, Mark::Sent(reply.clone()))?;
             report("sent", &reply);
             Ok(SENT)
         }
         Err(Failure::Transient(reply)) => {
-            journal.record(d, Mark::Deferred(reply.clone()));
+            journal.record(d, Mark::Deferred(reply.clone()))?;
             report("deferred", &reply);
             Ok(DEFERRED)
         }
@@ -345,7 +353,7 @@ fn one(
             } else {
                 Mark::Failed(reply.clone())
             };
-            journal.record(d, mark);
+            journal.record(d, mark)?;
             report("failed", &reply);
             Ok(if bounce { BOUNCED } else { FAILED })
         }
