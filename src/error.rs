@@ -133,15 +133,14 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The process exit code, decided in one place (DESIGN.md "Commands").
+/// The process exit code, decided in one place (DESIGN.md "Commands"). The fourth code, 2
+/// for a usage error, is clap's: it exits before herald runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// 0: success.
     Success,
     /// 1: bad content, config, state or I/O.
     Failure,
-    /// 2: a usage error (clap exits with 2 on its own).
-    Usage,
     /// 75: try again later (EX_TEMPFAIL): the lock is held or deliveries remain deferred.
     TempFail,
 }
@@ -151,7 +150,6 @@ impl ExitStatus {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
-            ExitStatus::Usage => 2,
             ExitStatus::TempFail => 75,
         }
     }

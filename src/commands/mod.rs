@@ -22,7 +22,10 @@ use crate::error::{Error, ExitStatus, Result};
 pub struct Ctx {
     pub root: PathBuf,
     pub config_file: Option<PathBuf>,
+    /// The run's one clock reading: `--now`, or the clock.
     pub now: DateTime<Utc>,
+    /// Whether `now` came from `--now` (a long-running `serve` then keeps that offset).
+    pub now_given: bool,
     pub ui: Ui,
 }
 
@@ -90,7 +93,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     let ctx = Ctx {
         root,
         config_file: cli.config.clone(),
-        now: crate::content::now(cli.now),
+        now: cli.now.unwrap_or_else(chrono::Utc::now),
+        now_given: cli.now.is_some(),
         ui: Ui {
             quiet: cli.quiet,
             verbose: cli.verbose,

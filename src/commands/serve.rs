@@ -40,7 +40,11 @@ pub fn run(ctx: &Ctx, listen: Option<String>) -> Result<ExitStatus> {
         let ui = ctx.ui;
         let log: serve::Log = Arc::new(move |line: &str| ui.log(line));
         // `--now` sets where serve's clock starts; without it, this is the system clock.
-        let state = State::load(config, Clock::starting_at(ctx.now), log)?;
+        let state = State::load(
+            config,
+            Clock::starting_at(ctx.now_given.then_some(ctx.now)),
+            log,
+        )?;
         ctx.ui.log(format!(
             "listening on http://{local}/ (links in mails use {public_url})"
         ));

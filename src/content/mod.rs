@@ -362,11 +362,6 @@ pub fn site_url(config: &Config, path: &str) -> Option<Url> {
     Url::parse(&format!("{base}/{}", path.trim_start_matches('/'))).ok()
 }
 
-/// The current time for this run: `--now` or the clock.
-pub fn now(now: Option<DateTime<Utc>>) -> DateTime<Utc> {
-    now.unwrap_or_else(Utc::now)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! OPML 2.0: one outline per RSS or Atom feed written, so a reader can import them all at once.
+//! OPML 2.0: one outline per feed written (RSS, Atom and JSON Feed), so a reader can import
+//! them all at once.
 
 use url::Url;
 

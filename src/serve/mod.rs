@@ -49,16 +49,10 @@ pub enum Clock {
 }
 
 impl Clock {
-    /// A clock that reads `start` now and then ticks; a `start` within a second of the system
-    /// clock (no `--now` given) is the system clock itself.
-    pub fn starting_at(start: DateTime<Utc>) -> Clock {
-        let offset = start - Utc::now();
-        if offset.num_milliseconds().abs() < 1000 {
-            Clock::System {
-                offset: chrono::TimeDelta::zero(),
-            }
-        } else {
-            Clock::System { offset }
+    /// The system clock, or (with `--now`) a clock that reads `start` now and then ticks.
+    pub fn starting_at(start: Option<DateTime<Utc>>) -> Clock {
+        Clock::System {
+            offset: start.map_or(chrono::TimeDelta::zero(), |s| s - Utc::now()),
         }
     }
 
