@@ -759,23 +759,12 @@ fn in_namespace(site: &Site, script: &str) -> Option<(Option<i32>, String)> {
         eprintln!("note: no mount namespace here (unshare -rm); full-disk check skipped");
         return None;
     }
-    let base = site.command(&[]);
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["-rm", "sh", "-c", script])
-        .env("SITE", site.root())
+    let mut cmd = site.wrap("unshare", &["-rm", "sh", "-c", script]);
+    cmd.env("SITE", site.root())
         .env("HERALD", env!("CARGO_BIN_EXE_herald"))
-        .env("NOW", NOW)
-        .stdin(Stdio::null());
-    for (k, v) in base.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let out = cmd.output().expect("unshare");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    Some((out.status.code(), stderr))
+        .env("NOW", NOW);
+    let run = crate::support::site::run(cmd, &["unshare", "-rm", "sh", "-c", "…"]).no_panic();
+    Some((run.code, run.stderr))
 }
 
 #[test]

@@ -845,21 +845,7 @@ fn the_secret_key_is_created_0600_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
     let site = Site::fixture("hostile");
     // Under a wide-open umask, as a careless cron set-up might have.
-    let cmd = site.command(&["publish"]);
-    let mut sh = std::process::Command::new("sh");
-    sh.arg("-c")
-        .arg("umask 000; exec \"$0\" \"$@\"")
-        .arg(cmd.get_program())
-        .args(cmd.get_args())
-        .current_dir(cmd.get_current_dir().unwrap());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => sh.env(k, v),
-            None => sh.env_remove(k),
-        };
-    }
-    let out = sh.output().expect("sh");
-    assert!(out.status.success(), "{out:?}");
+    site.run_after("umask 000", &["publish"]).success();
     let meta = std::fs::metadata(site.path("state/secret.key")).expect("state/secret.key");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(meta.len(), 32);

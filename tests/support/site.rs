@@ -239,28 +239,46 @@ impl Site {
         run(self.bare_command(args), args)
     }
 
-    /// Runs `herald --site <root> --now <now> ARGS` on a pseudo-terminal, as from an
-    /// interactive shell, through util-linux `script`. stdout and stderr both reach the
-    /// terminal, so [`Run::stdout`] holds everything, escape sequences and carriage returns
-    /// included; [`Run::stderr`] holds what `script` itself said.
-    pub fn run_on_terminal(&self, args: &[&str]) -> Run {
-        let inner = self.command(args);
-        let quote =
-            |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
-        let line: Vec<String> = std::iter::once(inner.get_program())
-            .chain(inner.get_args())
-            .map(quote)
-            .collect();
-        let mut cmd = Command::new("script");
-        cmd.args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+    /// `program ARGS` with the environment and working directory every herald run gets: for
+    /// wrapping herald in another program.
+    pub fn wrap(&self, program: &str, args: &[&str]) -> Command {
+        let base = self.command(&[]);
+        let mut cmd = Command::new(program);
+        cmd.args(args)
             .current_dir(self.tmp.path())
             .stdin(Stdio::null());
-        for (key, value) in inner.get_envs() {
+        for (key, value) in base.get_envs() {
             match value {
                 Some(v) => cmd.env(key, v),
                 None => cmd.env_remove(key),
             };
         }
+        cmd
+    }
+
+    /// Runs `herald --site <root> --now <now> ARGS` from `sh`, after `shell` (a `ulimit`, a
+    /// `umask`) has set up the process.
+    pub fn run_after(&self, shell: &str, args: &[&str]) -> Run {
+        let herald = self.command(args);
+        let script = format!("{shell}; exec \"$0\" \"$@\"");
+        let mut cmd = self.wrap("sh", &["-c", &script]);
+        cmd.arg(herald.get_program()).args(herald.get_args());
+        run(cmd, args)
+    }
+
+    /// Runs `herald --site <root> --now <now> ARGS` on a pseudo-terminal, as from an
+    /// interactive shell, through util-linux `script`. stdout and stderr both reach the
+    /// terminal, so [`Run::stdout`] holds everything, escape sequences and carriage returns
+    /// included; [`Run::stderr`] holds what `script` itself said.
+    pub fn run_on_terminal(&self, args: &[&str]) -> Run {
+        let herald = self.command(args);
+        let quote =
+            |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+        let line: Vec<String> = std::iter::once(herald.get_program())
+            .chain(herald.get_args())
+            .map(quote)
+            .collect();
+        let cmd = self.wrap("script", &["-q", "-e", "-c", &line.join(" "), "/dev/null"]);
         run(cmd, args)
     }
 
@@ -326,7 +344,8 @@ impl std::fmt::Display for Run {
     }
 }
 
-fn run(cmd: Command, args: &[&str]) -> Run {
+/// Runs `cmd` to its end (at most [`TIMEOUT`]); `args` name it in messages.
+pub fn run(cmd: Command, args: &[&str]) -> Run {
     Spawned::start(cmd, args).finish()
 }
 
