@@ -60,9 +60,7 @@ pub(super) struct Freshness {
 pub(super) fn freshness(ctx: &Ctx, config: &Config) -> Result<Freshness> {
     let inputs = inputs_digest(config)?;
     let stamp = match stamp::read(&config.state_dir) {
-        Some(stamp) if stamp.fresh(&inputs, &outputs_digest(config)?, ctx.now.timestamp()) => {
-            Some(stamp)
-        }
+        Some(s) if s.fresh(&inputs, ctx.now.timestamp(), || outputs_digest(config))? => Some(s),
         _ => None,
     };
     Ok(Freshness { stamp, inputs })
