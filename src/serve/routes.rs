@@ -815,6 +815,87 @@ mod tests {
         }
     }
 
+    /// Refuses every mail the way `fail` says.
+    struct Refuser(fn() -> Failure);
+
+    impl Transport for Refuser {
+        fn send(&self, _: &str, _: &Envelope, _: &[u8]) -> Result<String, Failure> {
+            Err((self.0)())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_confirmation_mail_that_cannot_be_sent_gets_the_right_answer() {
+        let f = fixture();
+        // (how the relay fails, the answer, what the page says)
+        type Case = (fn() -> Failure, StatusCode, &'static str);
+        let cases: [Case; 3] = [
+            (
+                || Failure::Permanent {
+                    reply: "550 5.1.1 no such user".into(),
+                    bounce: true,
+                },
+                StatusCode::BAD_REQUEST,
+                "says this address does not exist",
+            ),
+            (
+                || Failure::Permanent {
+                    reply: "554 5.7.1 refused".into(),
+                    bounce: false,
+                },
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "",
+            ),
+            (
+                || Failure::Transient("451 4.3.0 try later".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again in a few minutes",
+            ),
+        ];
+        for (fail, want, says) in cases {
+            let lines = f.log.clone();
+            let log: Log = Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string()));
+            let clock = Clock::Fixed(DateTime::from_timestamp(T0, 0).unwrap());
+            let transport: Box<dyn Transport> = Box::new(Refuser(fail));
+            let app = crate::serve::app(
+                State::with_transport(f.config.clone(), clock, log, Some(transport)).unwrap(),
+            );
+            let (status, page) = call(
+                &app,
+                "POST",
+                "/subscribe",
+                "email=ann%40example.com&list=all",
+            )
+            .await;
+            assert_eq!(status, want, "{page}");
+            assert!(page.contains(says), "{page}");
+        }
+        // The cause of a refusal or a deferral is in the log, for the owner.
+        let log = f.log.lock().unwrap().join("\n");
+        assert!(log.contains("554 5.7.1 refused"), "{log}");
+        assert!(log.contains("451 4.3.0 try later"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn a_link_to_the_form_can_preselect_lists_and_fill_in_the_address() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        let (status, page) = call(
+            &app,
+            "GET",
+            "/subscribe?list=seo&list=nonsense&email=ann%40example.com",
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(r#"value="ann@example.com""#), "{page}");
+        assert!(page.contains(r#"value="seo" checked>"#), "{page}");
+        assert!(page.contains(r#"value="all">"#), "{page}");
+        // Only unknown lists asked for: the first list, as with none.
+        let (_, page) = call(&app, "GET", "/subscribe?list=nonsense", "").await;
+        assert!(page.contains(r#"value="all" checked>"#), "{page}");
+    }
+
     #[tokio::test]
     async fn without_a_newsletter_every_newsletter_route_answers_404() {
         // As `herald serve` warns at start-up: files only.
