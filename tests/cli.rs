@@ -514,4 +514,31 @@ fn an_unchanged_site_is_not_loaded_again_until_something_changes() {
             .contains(unchanged)
     );
     assert!(site.exists("public/atom.xml"));
+    // A template edited (or added where the built-in one served): loaded again, since the
+    // newsletter renders with it.
+    assert!(
+        site.run(&["-v", "build"])
+            .success()
+            .stderr
+            .contains(unchanged)
+    );
+    let template = "templates/email.txt.hbs";
+    site.write(template, format!("{}\n-- \n", site.read(template)));
+    assert!(
+        !site
+            .run(&["-v", "build"])
+            .success()
+            .stderr
+            .contains(unchanged)
+    );
+    // The config edited: loaded again.
+    let config = "config/herald.yaml";
+    site.write(config, format!("{}\n# edited\n", site.read(config)));
+    assert!(
+        !site
+            .run(&["-v", "build"])
+            .success()
+            .stderr
+            .contains(unchanged)
+    );
 }
