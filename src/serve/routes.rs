@@ -747,10 +747,14 @@ mod tests {
 
     impl Fixture {
         fn app_at(&self, secs: i64) -> Router {
+            self.app_with(secs, Box::new(Recorder(self.sent.clone())))
+        }
+
+        /// The app at `secs`, mailing through `transport`, logging into `self.log`.
+        fn app_with(&self, secs: i64, transport: Box<dyn Transport>) -> Router {
             let lines = self.log.clone();
             let log: Log = Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string()));
             let clock = Clock::Fixed(DateTime::from_timestamp(secs, 0).unwrap());
-            let transport: Box<dyn Transport> = Box::new(Recorder(self.sent.clone()));
             crate::serve::app(
                 State::with_transport(self.config.clone(), clock, log, Some(transport)).unwrap(),
             )
@@ -853,13 +857,7 @@ mod tests {
             ),
         ];
         for (fail, want, says) in cases {
-            let lines = f.log.clone();
-            let log: Log = Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string()));
-            let clock = Clock::Fixed(DateTime::from_timestamp(T0, 0).unwrap());
-            let transport: Box<dyn Transport> = Box::new(Refuser(fail));
-            let app = crate::serve::app(
-                State::with_transport(f.config.clone(), clock, log, Some(transport)).unwrap(),
-            );
+            let app = f.app_with(T0, Box::new(Refuser(fail)));
             let (status, page) = call(
                 &app,
                 "POST",
