@@ -6,6 +6,7 @@
 mod raw;
 mod suggest;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,79 @@ use url::Url;
 
 use crate::dates;
 use crate::error::{Diagnostic, Error, IoContext, Location, Result};
+use crate::permalink::{HERALD_TOKENS, HUGO_TOKENS, Pattern, Syntax};
 use raw::*;
+
+/// The blog generator whose posts, dates and URLs herald follows (`site.generator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    /// herald's own posts: YAML front matter, `site.permalink` with `{slug}`.
+    Herald,
+    Hugo,
+    Jekyll,
+    Zola,
+    Eleventy,
+}
+
+impl Generator {
+    pub const NAMES: &[(&str, Generator)] = &[
+        ("herald", Generator::Herald),
+        ("hugo", Generator::Hugo),
+        ("jekyll", Generator::Jekyll),
+        ("zola", Generator::Zola),
+        ("eleventy", Generator::Eleventy),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, g)| *g == self)
+            .map_or("herald", |(n, _)| n)
+    }
+
+    /// A tag's slug as the generator writes it in its term URLs (`/tags/<slug>/`).
+    pub fn tag_slug(self, tag: &str) -> Option<String> {
+        match self {
+            Generator::Herald => crate::slug::slugify(tag),
+            Generator::Hugo => crate::slug::hugo_urlize(tag),
+            Generator::Jekyll => {
+                crate::slug::jekyll_slugify(tag, crate::slug::JekyllSlugMode::Default, false)
+            }
+            Generator::Zola => crate::slug::zola_slugify(tag),
+            Generator::Eleventy => crate::slug::eleventy_slugify(tag),
+        }
+    }
+
+    /// The generator's content root when `content.root` is not set.
+    fn default_root(self) -> &'static str {
+        match self {
+            Generator::Herald | Generator::Jekyll | Generator::Eleventy => ".",
+            Generator::Hugo | Generator::Zola => "content",
+        }
+    }
+}
+
+/// How post URLs are made (`site.permalink`, `site.permalinks`), parsed.
+#[derive(Debug, Clone)]
+pub enum Permalinks {
+    /// herald's `site.permalink` and Jekyll's: one pattern for every post.
+    One(Pattern),
+    /// Hugo's `[permalinks]`: section -> pattern.
+    Sections(BTreeMap<String, Pattern>),
+    /// Zola and Eleventy: from each file's place.
+    FromFiles,
+}
+
+/// `content:`: where the generator's content starts and how its front matter is named.
+#[derive(Debug, Clone)]
+pub struct Content {
+    /// The generator's content root (sections and output paths are relative to it), absolute.
+    pub root: PathBuf,
+    /// `content.fields`: herald's name -> the front matter's name.
+    pub fields: BTreeMap<String, String>,
+    /// The text that ends the summary; `None`: the generator's default.
+    pub summary_divider: Option<String>,
+}
 
 /// The validated configuration. Paths are absolute (joined to the site root).
 #[derive(Debug, Clone)]
@@ -29,6 +102,7 @@ pub struct Config {
     pub templates_dir: PathBuf,
     pub output_dir: PathBuf,
     pub state_dir: PathBuf,
+    pub content: Content,
     /// `render.unsafe_html`: raw HTML in Markdown passes (sanitised) instead of being escaped.
     pub unsafe_html: bool,
     pub feeds: Feeds,
@@ -47,9 +121,14 @@ pub struct Site {
     pub description: String,
     pub language: String,
     pub timezone: Tz,
-    /// Contains `{slug}`.
+    /// As written: herald's contains `{slug}`; Jekyll's is a style name or a pattern.
     pub permalink: String,
+    /// The parsed permalink rules.
+    pub permalinks: Permalinks,
+    /// Hugo's `uglyURLs`: `/posts/x.html` instead of `/posts/x/`.
+    pub ugly_urls: bool,
     pub author: Person,
+    pub generator: Generator,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +158,8 @@ pub struct Feeds {
     pub limit: Option<usize>,
     pub full_content: bool,
     pub per_tag: bool,
+    /// `feeds.exclude_tags`, as slugs: tags dropped from every post (no feed, no category).
+    pub exclude_tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,13 +238,25 @@ impl Config {
     pub fn load(root: &Path, file: Option<&Path>) -> Result<Config> {
         let file = match file {
             Some(f) => f.to_path_buf(),
-            None => root.join("config").join("herald.yaml"),
+            None => Config::default_file(root),
         };
         let bytes = std::fs::read(&file).with_path(&file)?;
         let shown = display_path(root, &file);
         let text = String::from_utf8(bytes)
             .map_err(|e| Error::at(Location::file(&shown), format!("not valid UTF-8: {e}")))?;
         Config::parse(root, &file, &text)
+    }
+
+    /// `<root>/config/herald.yaml`, else `<root>/herald.yaml` when only that one exists (the
+    /// file `herald init --from` writes into an existing blog).
+    pub fn default_file(root: &Path) -> PathBuf {
+        let nested = root.join("config").join("herald.yaml");
+        let flat = root.join("herald.yaml");
+        if !nested.exists() && flat.exists() {
+            flat
+        } else {
+            nested
+        }
     }
 
     /// Parses `text` as the config file `file` of the site at `root`.
@@ -395,10 +488,11 @@ impl Validator<'_> {
     fn config(&mut self, root: &Path, file: &Path, raw: RawConfig) -> Config {
         let site = self.site(raw.site);
         let dir = |v: Option<String>, d: &str| root.join(v.unwrap_or_else(|| d.to_string()));
-        let feeds = self.feeds(raw.feeds);
+        let feeds = self.feeds(raw.feeds, site.generator);
+        let content = self.content(root, raw.content, site.generator);
         let newsletter = raw
             .newsletter
-            .map(|n| self.newsletter(root, n, site.timezone));
+            .map(|n| self.newsletter(root, n, site.timezone, site.generator));
         let smtp = raw.smtp.map(|s| self.smtp(s));
         let serve = self.serve(raw.serve);
         if let Some(n) = &newsletter
@@ -430,6 +524,7 @@ impl Validator<'_> {
             templates_dir: dir(raw.templates_dir, "templates"),
             output_dir: dir(raw.output_dir, "public"),
             state_dir: dir(raw.state_dir, "state"),
+            content,
             unsafe_html: raw.render.and_then(|r| r.unsafe_html).unwrap_or(false),
             feeds,
             newsletter,
@@ -477,13 +572,23 @@ impl Validator<'_> {
                 format!("invalid language \"{language}\": expected a code such as en or pt-BR"),
             );
         }
-        let permalink = raw.permalink.unwrap_or_else(|| "/posts/{slug}/".into());
-        if !permalink.contains("{slug}") || !permalink.starts_with('/') {
-            self.problem(
-                &["site", "permalink"],
-                format!("invalid permalink \"{permalink}\": expected a path with {{slug}}, such as /posts/{{slug}}/"),
-            );
-        }
+        let generator = match raw.generator.as_deref().map(str::trim) {
+            None => Generator::Herald,
+            Some(name) => match Generator::NAMES.iter().find(|(n, _)| *n == name) {
+                Some((_, g)) => *g,
+                None => {
+                    self.problem(
+                        &["site", "generator"],
+                        format!(
+                            "unknown generator \"{}\": expected herald, hugo, jekyll, zola or eleventy",
+                            cut(name)
+                        ),
+                    );
+                    Generator::Herald
+                }
+            },
+        };
+        let (permalink, permalinks) = self.permalinks(generator, raw.permalink, raw.permalinks);
         let author = match raw.author {
             Some(a) => {
                 let email = a
@@ -509,17 +614,146 @@ impl Validator<'_> {
             language,
             timezone,
             permalink,
+            permalinks,
+            ugly_urls: raw.ugly_urls.unwrap_or(false),
             author,
+            generator,
         }
     }
 
-    fn feeds(&mut self, raw: Option<RawFeeds>) -> Feeds {
+    /// `site.permalink` and `site.permalinks`, checked for the generator that uses them.
+    fn permalinks(
+        &mut self,
+        generator: Generator,
+        one: Option<String>,
+        table: Option<BTreeMap<String, String>>,
+    ) -> (String, Permalinks) {
+        let keys = ["site", "permalink"];
+        if table.is_some() && generator != Generator::Hugo {
+            self.problem(
+                &["site", "permalinks"],
+                "`site.permalinks` is Hugo's [permalinks] table: it needs `generator: hugo`",
+            );
+        }
+        match generator {
+            Generator::Herald => {
+                let text = one.unwrap_or_else(|| "/posts/{slug}/".into());
+                let parsed = Pattern::parse(&text, Syntax::Braces, HERALD_TOKENS);
+                let pattern = match parsed {
+                    Ok(p) if p.has(crate::permalink::Token::Slug) && text.starts_with('/') => p,
+                    _ => {
+                        self.problem(
+                            &keys,
+                            format!(
+                                "invalid permalink \"{}\": expected a path with {{slug}}, such as \
+                                 /posts/{{slug}}/ or /{{year}}/{{month}}/{{day}}/{{slug}}/",
+                                cut(&text)
+                            ),
+                        );
+                        Pattern { pieces: Vec::new() }
+                    }
+                };
+                (text, Permalinks::One(pattern))
+            }
+            Generator::Jekyll => {
+                let text = one.unwrap_or_else(|| "date".into());
+                let pattern = crate::permalink::Pattern::jekyll(&text).unwrap_or_else(|e| {
+                    self.problem(
+                        &keys,
+                        format!("invalid Jekyll permalink \"{}\": {e}", cut(&text)),
+                    );
+                    Pattern { pieces: Vec::new() }
+                });
+                (text, Permalinks::One(pattern))
+            }
+            Generator::Hugo => {
+                if one.is_some() {
+                    self.problem(
+                        &keys,
+                        "Hugo's URL rules go in `site.permalinks` (section: pattern), not `site.permalink`",
+                    );
+                }
+                let mut map = BTreeMap::new();
+                for (section, text) in table.unwrap_or_default() {
+                    match Pattern::parse(&text, Syntax::Colon, HUGO_TOKENS) {
+                        Ok(p) => {
+                            map.insert(section, p);
+                        }
+                        Err(e) => self.problem(
+                            &["site", "permalinks", &section],
+                            format!("invalid Hugo permalink \"{}\": {e}", cut(&text)),
+                        ),
+                    }
+                }
+                (String::new(), Permalinks::Sections(map))
+            }
+            Generator::Zola | Generator::Eleventy => {
+                if one.is_some() {
+                    self.problem(
+                        &keys,
+                        format!(
+                            "{} takes each post's URL from its file and front matter: remove `site.permalink`",
+                            generator.name()
+                        ),
+                    );
+                }
+                (String::new(), Permalinks::FromFiles)
+            }
+        }
+    }
+
+    /// `content:`; its keys only mean something for a generator's blog.
+    fn content(&mut self, root: &Path, raw: Option<RawContent>, generator: Generator) -> Content {
+        let raw = raw.unwrap_or(RawContent {
+            root: None,
+            fields: None,
+            summary_divider: None,
+        });
+        const FIELDS: &[&str] = &[
+            "title", "date", "updated", "tags", "summary", "image", "slug", "draft", "author",
+        ];
+        let fields = raw.fields.unwrap_or_default();
+        for herald_name in fields.keys() {
+            if !FIELDS.contains(&herald_name.as_str()) {
+                let mut m = format!("unknown field `{}` in `content.fields`", cut(herald_name));
+                match suggest::closest(herald_name, FIELDS) {
+                    Some(s) => m.push_str(&format!(" (did you mean `{s}`?)")),
+                    None => m.push_str(&format!(" (expected one of: {})", FIELDS.join(", "))),
+                }
+                self.problem(&["content", "fields", herald_name], m);
+            }
+        }
+        if raw
+            .summary_divider
+            .as_deref()
+            .is_some_and(|d| d.trim().is_empty())
+        {
+            self.problem(
+                &["content", "summary_divider"],
+                "`content.summary_divider` is empty",
+            );
+        }
+        Content {
+            root: root.join(raw.root.unwrap_or_else(|| generator.default_root().into())),
+            fields,
+            summary_divider: raw.summary_divider.filter(|d| !d.trim().is_empty()),
+        }
+    }
+
+    fn feeds(&mut self, raw: Option<RawFeeds>, generator: Generator) -> Feeds {
         let raw = raw.unwrap_or(RawFeeds {
             formats: None,
             limit: None,
             full_content: None,
             per_tag: None,
+            exclude_tags: None,
         });
+        let exclude_tags = raw
+            .exclude_tags
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| generator.tag_slug(t))
+            .collect();
         let mut formats = Vec::new();
         for f in raw
             .formats
@@ -545,10 +779,17 @@ impl Validator<'_> {
             },
             full_content: raw.full_content.unwrap_or(true),
             per_tag: raw.per_tag.unwrap_or(true),
+            exclude_tags,
         }
     }
 
-    fn newsletter(&mut self, root: &Path, raw: RawNewsletter, tz: Tz) -> Newsletter {
+    fn newsletter(
+        &mut self,
+        root: &Path,
+        raw: RawNewsletter,
+        tz: Tz,
+        generator: Generator,
+    ) -> Newsletter {
         let start = dates::parse(&raw.start, tz).unwrap_or_else(|| {
             self.problem(
                 &["newsletter", "start"],
@@ -600,7 +841,7 @@ impl Validator<'_> {
             let all = l.tags.iter().any(|t| t.trim() == "*");
             let mut tags = Vec::new();
             for t in l.tags.iter().filter(|t| t.trim() != "*") {
-                match crate::slug::slugify(t) {
+                match generator.tag_slug(t) {
                     Some(s) => tags.push(s),
                     None => self.problem(
                         &keys,
@@ -732,9 +973,28 @@ impl Validator<'_> {
     }
 }
 
-/// Collapses every run of whitespace (CR and LF included) into one space and trims the ends.
+/// Collapses every run of whitespace (CR and LF included) into one space and trims the ends;
+/// a character XML cannot carry (NUL, U+FFFE, ...) counts as whitespace, so that a feed shows
+/// the same text, with no space left at either end.
 pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.split(|c: char| c.is_whitespace() || !is_xml_char(c))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A character XML 1.0 allows in a document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `s` for an error message: at most 80 characters, cut with `…`.
+pub fn cut(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 fn with_slash(mut u: Url) -> Url {

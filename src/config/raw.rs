@@ -15,6 +15,7 @@ pub struct RawConfig {
     pub output_dir: Option<String>,
     /// `state_dir`, default `state`.
     pub state_dir: Option<String>,
+    pub content: Option<RawContent>,
     pub render: Option<RawRender>,
     pub feeds: Option<RawFeeds>,
     pub newsletter: Option<RawNewsletter>,
@@ -39,6 +40,23 @@ pub struct RawSite {
     pub permalink: Option<String>,
     /// `site.author`, default `{ name: <site.title> }`.
     pub author: Option<RawPerson>,
+    /// `site.generator`: `herald` (default), `hugo`, `jekyll`, `zola` or `eleventy`.
+    pub generator: Option<String>,
+    /// `site.permalinks`: Hugo's `[permalinks]` table, section -> pattern.
+    pub permalinks: Option<std::collections::BTreeMap<String, String>>,
+    /// `site.ugly_urls`: Hugo's `uglyURLs`, default `false`.
+    pub ugly_urls: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContent {
+    /// `content.root`: the generator's content root; default per generator.
+    pub root: Option<String>,
+    /// `content.fields`: herald's name -> the front matter's name.
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
+    /// `content.summary_divider`: the text that ends a post's summary.
+    pub summary_divider: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +84,8 @@ pub struct RawFeeds {
     pub full_content: Option<bool>,
     /// `feeds.per_tag`, default `true`.
     pub per_tag: Option<bool>,
+    /// `feeds.exclude_tags`, default none: tags that get no feed of their own.
+    pub exclude_tags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
