@@ -30,10 +30,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a new working site in DIR (refuses a non-empty DIR).
+    /// Create a new working site in DIR (refuses a non-empty DIR), or with --from set up
+    /// herald for an existing Hugo, Jekyll, Zola or Eleventy blog.
     Init {
-        /// Where to create the site.
-        dir: PathBuf,
+        // `dir` for `commands::run`'s `Init { dir }`: the positional DIR and --from in one.
+        #[command(flatten)]
+        dir: InitArgs,
     },
     /// Load and validate everything, report every problem, write nothing.
     Check,
@@ -76,6 +78,18 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+}
+
+/// `herald init DIR` or `herald init --from DIR`: exactly one of the two.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct InitArgs {
+    /// Where to create the site.
+    pub dir: Option<PathBuf>,
+    /// An existing Hugo, Jekyll, Zola or Eleventy blog: write DIR/herald.yaml for it, so herald
+    /// reads its posts as they are (no other file of the blog is changed).
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

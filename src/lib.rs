@@ -10,6 +10,7 @@ pub mod dates;
 pub mod error;
 pub mod feeds;
 pub mod newsletter;
+pub mod permalink;
 pub mod serve;
 pub mod slug;
 pub mod state;

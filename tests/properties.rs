@@ -669,7 +669,11 @@ fn post(title: &str, summary: Option<String>, tag: &str) -> Post {
         draft: false,
         author: "Prop".into(),
         body: format!("{title}\n\n<script>alert(1)</script>\n"),
+        body_line: 5,
         permalink: url::Url::parse("https://prop.example.com/blog/posts/p/").unwrap(),
+        publish: None,
+        expires: None,
+        params: Default::default(),
     }
 }
 

@@ -88,10 +88,7 @@ pub(super) fn save_stamp(
         inputs: fresh.inputs.clone(),
         outputs: outputs_digest(config)?,
         built_at: ctx.now.timestamp(),
-        next_due: content
-            .scheduled(ctx.now)
-            .first()
-            .map(|p| p.date.timestamp()),
+        next_due: content.next_change(ctx.now).map(|d| d.timestamp()),
         posts: report.posts,
         tags: report.tags,
         files: report.written + report.unchanged,

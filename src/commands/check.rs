@@ -23,6 +23,16 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
         }
         feeds::render(&config, &feeds::plan(&config, content, ctx.now))?;
     }
+    for (key, dir) in private_dirs(&config) {
+        if content::source::is_published(&config, &dir) {
+            ctx.ui.warn(format!(
+                "{}: `{key}` ({}) is inside what {} publishes: move it to a dot-folder such as .herald/",
+                config.shown_file().display(),
+                config.display(&dir).display(),
+                config.site.generator.name()
+            ));
+        }
+    }
     problems.extend(crate::newsletter::check(&config));
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
@@ -36,4 +46,14 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// The folders that hold what must never be published: state (database, secret key) and the
+/// outbox (addresses).
+fn private_dirs(config: &crate::config::Config) -> Vec<(&'static str, std::path::PathBuf)> {
+    let mut dirs = vec![("state_dir", config.state_dir.clone())];
+    if let Some(n) = &config.newsletter {
+        dirs.push(("newsletter.outbox_dir", n.outbox_dir.clone()));
+    }
+    dirs
 }

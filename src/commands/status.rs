@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
         .map(|p| Scheduled {
             slug: p.slug.clone(),
             title: p.title.clone(),
-            due: p.date.to_rfc3339(),
+            due: p.due().to_rfc3339(),
         })
         .collect();
     let db_exists = config.state_dir.join(crate::state::Db::FILE).exists();

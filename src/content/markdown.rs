@@ -83,6 +83,25 @@ pub fn render(
 /// The text of a node, without image alt text (a paragraph holding only an image is no summary)
 /// and without what sits between raw `<script>` or `<style>` tags (`render.unsafe_html`): the
 /// sanitiser drops those from the HTML, so the summary must not show their text either.
+/// The text of every paragraph of `body`, joined with spaces: the summary before a divider.
+pub fn to_plain_text(body: &str) -> String {
+    let opts = options(false);
+    let arena = Arena::new();
+    let root = parse_document(&arena, body, &opts);
+    let mut parts = Vec::new();
+    for p in root
+        .descendants()
+        .filter(|n| matches!(n.data().value, NodeValue::Paragraph))
+    {
+        let mut text = String::new();
+        plain_text(p, &mut text);
+        if !text.trim().is_empty() {
+            parts.push(text);
+        }
+    }
+    parts.join(" ")
+}
+
 fn plain_text<'a>(node: &'a comrak::nodes::AstNode<'a>, out: &mut String) {
     let mut hidden = false;
     for n in node.children() {

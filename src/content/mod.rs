@@ -1,10 +1,14 @@
-//! Posts: loading `*.md` files from `content_dir`, reading their front matter, and the rules
-//! of DESIGN.md "Posts" (slugs, tags merged by slug, drafts, scheduling, permalinks).
+//! Posts: loading them from `content_dir`, reading their front matter, and the rules of
+//! README "Posts" (slugs, tags merged by slug, drafts, scheduling, permalinks).
 //!
+//! herald's own posts and a generator's (Hugo, Jekyll, Zola, Eleventy) go through one loader:
+//! `source` knows each generator's files, names and URLs; the rules here are shared.
 //! Loading only reads files. Markdown is rendered later, and only for posts that are shown.
 
-mod front_matter;
+pub mod front_matter;
 pub mod markdown;
+pub mod shortcodes;
+pub mod source;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +22,7 @@ use crate::dates;
 use crate::error::{Diagnostic, Error, Location, Result};
 use crate::slug::slugify;
 pub use markdown::Rendered;
+use source::SourceFile;
 
 /// One tag on a post: its slug (its identity) and the spelling this post used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,18 +49,37 @@ pub struct Post {
     pub draft: bool,
     pub author: String,
     pub body: String,
+    /// The file line the body starts on.
+    pub body_line: usize,
     pub permalink: Url,
+    /// The front matter's scalar values by key path, for Hugo's `param` shortcode (empty for
+    /// herald's own posts).
+    pub params: BTreeMap<String, String>,
+    /// Hugo's `publishDate`: not due before it (when later than `date`).
+    pub publish: Option<DateTime<FixedOffset>>,
+    /// Hugo's `expiryDate`: out of every feed from then on.
+    pub expires: Option<DateTime<FixedOffset>>,
 }
 
 impl Post {
-    /// Due: dated at or before `now` (DESIGN.md "Posts").
-    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
-        self.date.with_timezone(&Utc) <= now
+    /// When the post becomes due: its `publishDate` if it has one, else its date.
+    pub fn due(&self) -> DateTime<FixedOffset> {
+        self.publish.unwrap_or(self.date)
     }
 
-    /// Shown in feeds and mails: due and not a draft.
+    /// Due: dated at or before `now` (README "Posts").
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.due().with_timezone(&Utc) <= now
+    }
+
+    /// Expired: past its `expiryDate`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires.is_some_and(|e| e.with_timezone(&Utc) <= now)
+    }
+
+    /// Shown in feeds and mails: due, not expired and not a draft.
     pub fn is_published(&self, now: DateTime<Utc>) -> bool {
-        !self.draft && self.is_due(now)
+        !self.draft && self.is_due(now) && !self.is_expired(now)
     }
 
     /// Renders the body (with the hero image first) for feeds and mails.
@@ -95,10 +119,24 @@ impl Content {
         let mut v: Vec<&Post> = self
             .posts
             .iter()
-            .filter(|p| !p.draft && !p.is_due(now))
+            .filter(|p| !p.draft && !p.is_due(now) && !p.is_expired(now))
             .collect();
-        v.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.slug.cmp(&b.slug)));
+        v.sort_by(|a, b| a.due().cmp(&b.due()).then_with(|| a.slug.cmp(&b.slug)));
         v
+    }
+
+    /// The next moment after `now` when the published posts change: a post becomes due or
+    /// expires.
+    pub fn next_change(&self, now: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
+        let due = self.scheduled(now).first().map(|p| p.due());
+        let expiry = self
+            .posts
+            .iter()
+            .filter(|p| !p.draft)
+            .filter_map(|p| p.expires)
+            .filter(|e| e.with_timezone(&Utc) > now)
+            .min();
+        due.into_iter().chain(expiry).min()
     }
 }
 
@@ -126,21 +164,26 @@ pub fn tag_names<'a>(posts: impl IntoIterator<Item = &'a Post>) -> BTreeMap<Stri
 /// Loads every post under `config.content_dir`. Every file is checked on its own; all problems
 /// are returned together.
 pub fn load(config: &Config) -> Result<Content> {
-    let files = source_files(config)?;
-    let results: Vec<Loaded> = files.par_iter().map(|f| load_post(config, f)).collect();
+    let rules = source::rules(config.site.generator);
+    let files = post_files(config)?;
+    let results: Vec<Loaded> = files
+        .par_iter()
+        .map(|f| load_post(config, rules, f))
+        .collect();
     let mut posts = Vec::with_capacity(results.len());
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     for r in results {
         match r {
-            Ok((p, w, line)) => {
-                posts.push((p, line));
+            Ok((p, w)) => {
                 warnings.extend(w);
+                posts.extend(p);
             }
             Err(d) => problems.extend(d),
         }
     }
     let mut by_slug: BTreeMap<&str, &Post> = BTreeMap::new();
+    let mut by_url: BTreeMap<&str, &Post> = BTreeMap::new();
     for (p, line) in &posts {
         if let Some(other) = by_slug.insert(&p.slug, p) {
             problems.push(Diagnostic::at(
@@ -152,21 +195,52 @@ pub fn load(config: &Config) -> Result<Content> {
                 ),
             ));
         }
+        if rules.is_some()
+            && !p.draft
+            && let Some(other) = by_url.insert(p.permalink.as_str(), p)
+            && !other.draft
+        {
+            problems.push(Diagnostic::at(
+                Location::line(&p.source, 1),
+                format!(
+                    "its URL {} is also the URL of {}: the generator would write one over the other",
+                    p.permalink,
+                    other.source.display()
+                ),
+            ));
+        }
     }
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
     let mut posts: Vec<Post> = posts.into_iter().map(|(p, _)| p).collect();
+    warnings.extend(finish_bodies(config, rules, &mut posts));
     posts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.slug.cmp(&b.slug)));
     Ok(Content { posts, warnings })
 }
 
 /// Every post file under `content_dir`, sorted (hidden files and folders skipped).
 pub fn source_files(config: &Config) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    collect_md(&config.content_dir, &mut files)?;
+    Ok(post_files(config)?.into_iter().map(|f| f.path).collect())
+}
+
+fn post_files(config: &Config) -> Result<Vec<SourceFile>> {
+    let mut files = match source::rules(config.site.generator) {
+        Some(rules) => (rules.walk)(config)?,
+        None => {
+            let mut files = Vec::new();
+            collect_md(&config.content_dir, &mut files)?;
+            files
+                .into_iter()
+                .map(|path| SourceFile {
+                    path,
+                    bundle: false,
+                })
+                .collect()
+        }
+    };
     // Byte order is as deterministic as path order and much cheaper to compare.
-    files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+    files.sort_unstable_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
     Ok(files)
 }
 
@@ -192,12 +266,13 @@ fn collect_md(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// A post, its warnings and the line its slug comes from (`slug:`, or the opening `---`).
-type Loaded = std::result::Result<(Post, Vec<Diagnostic>, usize), Vec<Diagnostic>>;
+/// A post (with the line its slug comes from: `slug:`, or the opening `---`), or none when
+/// the generator publishes no page for the file; and the warnings.
+type Loaded = std::result::Result<(Option<(Post, usize)>, Vec<Diagnostic>), Vec<Diagnostic>>;
 
-fn load_post(config: &Config, file: &Path) -> Loaded {
-    let shown = config.display(file);
-    let bytes = std::fs::read(file).map_err(|e| {
+fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) -> Loaded {
+    let shown = config.display(&file.path);
+    let bytes = std::fs::read(&file.path).map_err(|e| {
         vec![Diagnostic::at(
             Location::file(&shown),
             format!("cannot read: {e}"),
@@ -211,83 +286,197 @@ fn load_post(config: &Config, file: &Path) -> Loaded {
             "not valid UTF-8",
         )]
     })?;
-    let (yaml, first_line, body) = front_matter::split(&shown, &text).map_err(|d| vec![d])?;
-    let fm = front_matter::parse(&shown, yaml, first_line)?;
+    let field = |key: &str| source::field_for(config, rules, key);
+    let keys = front_matter::Keys {
+        field: &field,
+        ignore_case: rules.is_some_and(|r| r.ignore_case),
+        strict: rules.is_none(),
+        split_words: rules.is_some_and(|r| r.split_words),
+    };
+    let (format, fm_text, first_line, body) = match rules {
+        None => {
+            let (yaml, line, body) = front_matter::split(&shown, &text).map_err(|d| vec![d])?;
+            (front_matter::Format::Yaml, yaml, line, body)
+        }
+        Some(_) => match front_matter::split_any(&shown, &text).map_err(|d| vec![d])? {
+            Some(parts) => parts,
+            None => (front_matter::Format::Yaml, "", 1, text.as_str()),
+        },
+    };
+    let body_line = text[..text.len() - body.len()].matches('\n').count() + 1;
+    let fm = front_matter::parse_any(&shown, format, fm_text, first_line, &keys)?;
     let tz = config.site.timezone;
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     let at = |line: usize| Location::line(&shown, line);
+    // herald's own dates are strict; a generator's, or any once `content.fields` maps names
+    // (an Astro blog's `pubDate: 'Jul 08 2022'`), are read in every form generators write.
+    let lenient = rules.is_some() || !config.content.fields.is_empty();
+    let parse_date = |s: &str| match lenient {
+        false => dates::parse(s, tz),
+        true => dates::parse_lenient(s, tz).or_else(|| file_time(s, &file.path)),
+    };
+    let stem = file_stem(file);
 
     let title = match &fm.title {
         Some((t, line)) => {
             let t = one_line(t);
-            if t.is_empty() {
+            if t.is_empty() && rules.is_none() {
                 problems.push(Diagnostic::at(at(*line), "`title` is empty"));
             }
             t
         }
-        None => {
+        None if rules.is_none() => {
             problems.push(Diagnostic::at(at(1), "missing `title` in front matter"));
             String::new()
         }
+        None => String::new(),
     };
-    let mut date_of = |v: &(String, usize)| {
-        dates::parse(&v.0, tz).or_else(|| {
+    // A generator's post without a title is named as Jekyll names it: from its file.
+    let title = if title.is_empty() && rules.is_some() {
+        titleize(dates::date_prefix(&stem).map_or(stem.as_str(), |(_, rest)| rest))
+    } else {
+        title
+    };
+    let date_of = |v: &(String, usize), problems: &mut Vec<Diagnostic>| {
+        parse_date(&v.0).or_else(|| {
             problems.push(Diagnostic::at(
                 at(v.1),
-                format!("invalid date \"{}\": {}", v.0, dates::EXPECTED),
+                format!(
+                    "invalid date \"{}\": {}",
+                    crate::config::cut(&v.0),
+                    dates::EXPECTED
+                ),
             ));
             None
         })
     };
-    let date = match &fm.date {
-        Some(d) => date_of(d),
-        None => None,
+    let date = match (&fm.date, rules) {
+        (Some(d), _) => date_of(d, &mut problems),
+        (None, None) => {
+            problems.push(Diagnostic::at(at(1), "missing `date` in front matter"));
+            None
+        }
+        // A generator's post: the date in its file name, else its publish date.
+        (None, Some(_)) => dates::date_prefix(&stem)
+            .and_then(|(d, _)| dates::parse(&d.format("%Y-%m-%d").to_string(), tz))
+            .or_else(|| fm.publish_date.as_ref().and_then(|d| parse_date(&d.0))),
     };
-    let updated = fm.updated.as_ref().and_then(&mut date_of);
-    if fm.date.is_none() {
-        problems.push(Diagnostic::at(at(1), "missing `date` in front matter"));
-    }
-    let slug = match &fm.slug {
-        Some((s, line)) => slugify(s).or_else(|| {
+    // Dates a generator's post may get wrong without failing the build are warnings there.
+    let mut soft = Vec::new();
+    let soft_problems = if rules.is_some() {
+        &mut soft
+    } else {
+        &mut problems
+    };
+    let updated = fm.updated.as_ref().and_then(|d| date_of(d, soft_problems));
+    let publish = fm
+        .publish_date
+        .as_ref()
+        .and_then(|d| date_of(d, soft_problems));
+    let expires = fm
+        .expiry_date
+        .as_ref()
+        .and_then(|d| date_of(d, soft_problems));
+    warnings.extend(soft);
+
+    let slug = match (&fm.slug, rules) {
+        (Some((s, line)), None) => slugify(s).or_else(|| {
             problems.push(Diagnostic::at(
                 at(*line),
-                format!("slug \"{s}\" has no letters or digits"),
+                format!(
+                    "slug \"{}\" has no letters or digits",
+                    crate::config::cut(s)
+                ),
             ));
             None
         }),
-        None => {
-            let stem = file
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            slugify(strip_date_prefix(&stem)).or_else(|| {
-                problems.push(Diagnostic::at(
-                    at(1),
-                    format!("the file name \"{stem}\" gives an empty slug: add `slug:` to the front matter"),
-                ));
-                None
-            })
-        }
+        (None, None) => slugify(strip_date_prefix(&stem)).or_else(|| {
+            problems.push(Diagnostic::at(
+                at(1),
+                format!(
+                    "the file name \"{stem}\" gives an empty slug: add `slug:` to the front matter"
+                ),
+            ));
+            None
+        }),
+        // A generator's post is known by its place: stable when the site's URL rules change.
+        (_, Some(_)) => slugify(&identity(config, file)).or_else(|| {
+            problems.push(Diagnostic::at(at(1), "its file name gives an empty slug"));
+            None
+        }),
     };
     let mut tags: Vec<TagRef> = Vec::new();
     for (name, line) in &fm.tags {
         let name = one_line(name);
-        match slugify(&name) {
+        match config.site.generator.tag_slug(&name) {
             Some(slug) => {
+                if config.feeds.exclude_tags.contains(&slug) {
+                    continue;
+                }
                 if !tags.iter().any(|t| t.slug == slug) {
                     tags.push(TagRef { slug, name });
                 }
             }
+            None if rules.is_some() => warnings.push(Diagnostic::at(
+                at(*line),
+                format!(
+                    "tag \"{}\" has no letters or digits (left out)",
+                    crate::config::cut(&name)
+                ),
+            )),
             None => problems.push(Diagnostic::at(
                 at(*line),
                 format!("tag \"{name}\" has no letters or digits"),
             )),
         }
     }
-    let permalink = slug.as_deref().and_then(|s| permalink(config, s));
+    let Some(date) = date else {
+        if rules.is_some() && problems.is_empty() {
+            warnings.push(Diagnostic::at(
+                at(1),
+                "no date in the front matter or the file name: left out of feeds and mail",
+            ));
+            return Ok((None, warnings));
+        }
+        return Err(problems);
+    };
+    let permalink = match (rules, slug.as_deref()) {
+        (None, Some(s)) => permalink(config, s, date),
+        (None, None) => None,
+        (Some(r), _) => {
+            let facts = source::Facts {
+                config,
+                file,
+                date,
+                title: &title,
+                slug: fm.slug.as_ref().map(|(s, _)| s.as_str()),
+                url: fm.url.as_ref().map(|(s, _)| s.as_str()),
+                categories: &fm.categories,
+            };
+            match (r.url)(&facts) {
+                Ok(path) => site_url(config, &path),
+                Err(e) => {
+                    let line = fm.url.as_ref().map_or(1, |(_, l)| *l);
+                    warnings.push(Diagnostic::at(
+                        at(line),
+                        format!("{e}: left out of feeds and mail"),
+                    ));
+                    return Ok((None, warnings));
+                }
+            }
+        }
+    };
     let image = match (&fm.image, &permalink) {
         (Some((img, line)), Some(base)) => match base.join(img.trim()) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u.to_string()),
+            _ if rules.is_some() => {
+                warnings.push(Diagnostic::at(
+                    at(*line),
+                    format!("invalid image \"{}\" (left out)", crate::config::cut(img)),
+                ));
+                None
+            }
             _ => {
                 problems.push(Diagnostic::at(
                     at(*line),
@@ -301,39 +490,61 @@ fn load_post(config: &Config, file: &Path) -> Loaded {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let (Some(date), Some(slug), Some(permalink)) = (date, slug, permalink) else {
+    let (Some(slug), Some(permalink)) = (slug, permalink) else {
         return Err(vec![Diagnostic::at(at(1), "invalid post")]);
     };
-    let warnings = fm
-        .unknown
-        .iter()
-        .map(|(k, line)| {
+    if rules.is_none() {
+        warnings.extend(fm.unknown.iter().map(|(k, line)| {
             Diagnostic::at(
                 at(*line),
                 format!("unknown front matter key `{k}` (ignored)"),
             )
-        })
-        .collect();
+        }));
+    }
+    let mut summary = fm.summary.map(|s| one_line(&s)).filter(|s| !s.is_empty());
+    // A post's own divider (Jekyll's `excerpt_separator`) ends its summary here; the site's
+    // ends it once the templates are expanded.
+    let body = match fm.divider.as_deref().and_then(|d| split_divider(body, d)) {
+        Some((before, after)) => {
+            if summary.is_none() {
+                summary =
+                    Some(one_line(&markdown::to_plain_text(before))).filter(|s| !s.is_empty());
+            }
+            format!("{before}{after}")
+        }
+        None => body.to_string(),
+    };
     let post = Post {
         source: shown.clone(),
         title,
         date,
         updated: updated.unwrap_or(date),
         tags,
-        summary: fm.summary.map(|s| one_line(&s)).filter(|s| !s.is_empty()),
+        summary,
         image,
-        draft: fm.draft,
+        draft: fm.draft || fm.no_page,
         author: fm
             .author
             .map(|a| one_line(&a))
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| config.site.author.name.clone()),
-        body: body.to_string(),
+        body,
+        body_line,
         permalink,
         slug,
+        publish,
+        expires,
+        params: if rules.is_some() {
+            fm.params
+        } else {
+            BTreeMap::new()
+        },
     };
-    let slug_line = fm.slug.as_ref().map_or(1, |(_, line)| *line);
-    Ok((post, warnings, slug_line))
+    let slug_line = match rules {
+        None => fm.slug.as_ref().map_or(1, |(_, line)| *line),
+        Some(_) => 1,
+    };
+    Ok((Some((post, slug_line)), warnings))
 }
 
 /// `2025-05-08-hello` -> `hello`.
@@ -351,9 +562,298 @@ fn strip_date_prefix(stem: &str) -> &str {
     if is_date { &stem[11..] } else { stem }
 }
 
-/// `site.base_url` joined with `site.permalink`, `{slug}` filled in (percent-encoded).
-pub fn permalink(config: &Config, slug: &str) -> Option<Url> {
-    site_url(config, &config.site.permalink.replace("{slug}", slug))
+/// The file name without extension; a bundle's folder name.
+fn file_stem(file: &SourceFile) -> String {
+    let p = if file.bundle {
+        file.path.parent().unwrap_or(&file.path)
+    } else {
+        &file.path
+    };
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A generator's post's identity: its path below `content_dir` without extension (a bundle's
+/// folder), `_posts` folders left out: `2014-01-01-update`, `recipes/2019-05-01-soup`.
+fn identity(config: &Config, file: &SourceFile) -> String {
+    let rel = file
+        .path
+        .strip_prefix(&config.content_dir)
+        .unwrap_or(&file.path);
+    let rel = if file.bundle {
+        rel.parent().unwrap_or(rel).to_path_buf()
+    } else {
+        rel.with_extension("")
+    };
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .filter(|c| c != "_posts")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Eleventy's date words (`Last Modified`, `Created`, and their `git` forms): the file's
+/// modification time.
+fn file_time(s: &str, path: &Path) -> Option<DateTime<FixedOffset>> {
+    let word = s.trim().trim_start_matches("git ").to_ascii_lowercase();
+    if word != "last modified" && word != "created" {
+        return None;
+    }
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(DateTime::<Utc>::from(modified).fixed_offset())
+}
+
+/// `my-first-post` -> `My First Post` (Jekyll's title from a file name).
+fn titleize(slug: &str) -> String {
+    slug.split(['-', '_', ' '])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The body split at its summary divider (the divider's line removed), if it has one.
+fn split_divider<'a>(body: &'a str, divider: &str) -> Option<(&'a str, &'a str)> {
+    let at = body.find(divider)?;
+    let after = &body[at + divider.len()..];
+    Some((&body[..at], after.strip_prefix('\n').unwrap_or(after)))
+}
+
+/// Finishes each body once every post's URL is known: shortcodes and Liquid tags in a
+/// generator's post become what the generator's built-ins make of them (references to other
+/// posts resolve to their URLs), then the summary divider, if any, ends the summary.
+fn finish_bodies(
+    config: &Config,
+    rules: Option<&source::Rules>,
+    posts: &mut [Post],
+) -> Vec<Diagnostic> {
+    let divider = config
+        .content
+        .summary_divider
+        .as_deref()
+        .or(rules.and_then(|r| r.divider));
+    let dialect = match config.site.generator {
+        crate::config::Generator::Hugo => Some(shortcodes::Dialect::Hugo),
+        // Eleventy runs Markdown through Liquid (or Nunjucks, the same tags) first.
+        crate::config::Generator::Jekyll | crate::config::Generator::Eleventy => {
+            Some(shortcodes::Dialect::Jekyll)
+        }
+        crate::config::Generator::Zola => Some(shortcodes::Dialect::Zola),
+        _ => None,
+    };
+    if dialect.is_none() && divider.is_none() {
+        return Vec::new();
+    }
+    let index = dialect.map(|_| RefIndex::new(config, rules, posts));
+    let base = config.site.base_url.as_str();
+    let jekyll_baseurl = config
+        .site
+        .base_url
+        .path()
+        .trim_end_matches('/')
+        .to_string();
+    let jekyll_url = {
+        let mut u = config.site.base_url.clone();
+        u.set_path("");
+        u.as_str().trim_end_matches('/').to_string()
+    };
+    let results: Vec<(Option<String>, Option<String>, Vec<Diagnostic>)> = posts
+        .par_iter()
+        .map(|p| {
+            let mut body = None;
+            let mut found = Vec::new();
+            if let (Some(dialect), Some(index)) = (dialect, &index)
+                && shortcodes::has_template_syntax(&p.body, dialect)
+            {
+                let params = |key: &str| -> Option<String> {
+                    let key = if dialect == shortcodes::Dialect::Hugo {
+                        key.to_lowercase()
+                    } else {
+                        key.to_string()
+                    };
+                    p.params.get(&key).cloned()
+                };
+                let resolve = |r: shortcodes::Ref<'_>| index.resolve(r);
+                let ctx = shortcodes::Context {
+                    dialect,
+                    base_url: base,
+                    jekyll_baseurl: &jekyll_baseurl,
+                    jekyll_url: &jekyll_url,
+                    param: &params,
+                    resolve: &resolve,
+                };
+                let out = shortcodes::expand(&p.body, &ctx);
+                found = out
+                    .findings
+                    .into_iter()
+                    .map(|f| {
+                        Diagnostic::at(
+                            Location::line(&p.source, f.line + p.body_line - 1),
+                            f.message,
+                        )
+                    })
+                    .collect();
+                body = Some(out.body);
+            }
+            let text = body.as_deref().unwrap_or(&p.body);
+            let mut summary = None;
+            if let Some((before, after)) = divider.and_then(|d| split_divider(text, d)) {
+                if p.summary.is_none() {
+                    summary = Some(one_line(&markdown::to_plain_text(before)));
+                }
+                body = Some(format!("{before}{after}"));
+            }
+            (body, summary, found)
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    for (p, (body, summary, found)) in posts.iter_mut().zip(results) {
+        if let Some(b) = body {
+            p.body = b;
+        }
+        if let Some(s) = summary.filter(|s| !s.is_empty()) {
+            p.summary = Some(s);
+        }
+        warnings.extend(found);
+    }
+    warnings
+}
+
+/// Every way a post can be named in a `ref`, `link`, `post_url` or `@/` reference.
+struct RefIndex<'a> {
+    by_key: std::collections::HashMap<String, String>,
+    config: &'a Config,
+    rules: Option<&'a source::Rules>,
+}
+
+impl<'a> RefIndex<'a> {
+    fn new(config: &'a Config, rules: Option<&'a source::Rules>, posts: &[Post]) -> RefIndex<'a> {
+        let mut by_key = std::collections::HashMap::new();
+        for p in posts {
+            let url = p.permalink.to_string();
+            let abs = config.root.join(&p.source);
+            let mut keys = vec![p.source.to_string_lossy().replace('\\', "/")];
+            if let Ok(rel) = abs.strip_prefix(&config.content.root) {
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                keys.push(rel.clone());
+                let no_ext = match rel.rsplit_once('.') {
+                    Some((s, _)) => s.to_string(),
+                    None => rel.clone(),
+                };
+                keys.push(no_ext.trim_end_matches("/index").to_string());
+                keys.push(
+                    no_ext
+                        .replace("/_posts/", "/")
+                        .trim_start_matches("_posts/")
+                        .to_string(),
+                );
+            }
+            if let Some(name) = abs.file_name() {
+                let name = name.to_string_lossy().into_owned();
+                if name.starts_with("index.") {
+                    if let Some(dir) = abs.parent().and_then(|d| d.file_name()) {
+                        keys.push(dir.to_string_lossy().into_owned());
+                    }
+                } else {
+                    keys.push(name.clone());
+                    if let Some((stem, _)) = name.rsplit_once('.') {
+                        keys.push(stem.to_string());
+                    }
+                }
+            }
+            for k in keys {
+                by_key.entry(k).or_insert_with(|| url.clone());
+            }
+        }
+        RefIndex {
+            by_key,
+            config,
+            rules,
+        }
+    }
+
+    fn resolve(&self, r: shortcodes::Ref<'_>) -> Option<String> {
+        let key = match r {
+            shortcodes::Ref::Hugo(k)
+            | shortcodes::Ref::JekyllLink(k)
+            | shortcodes::Ref::JekyllPostUrl(k)
+            | shortcodes::Ref::Zola(k) => k,
+        };
+        let key = key.trim().trim_start_matches("@/").trim_start_matches('/');
+        let key = key.trim_end_matches('/');
+        self.by_key
+            .get(key)
+            .cloned()
+            .or_else(|| {
+                let no_ext = key.rsplit_once('.').map_or(key, |(s, _)| s);
+                self.by_key.get(no_ext).cloned()
+            })
+            .or_else(|| self.page(key))
+    }
+
+    /// A page that is no post (`about.md`, a section's `_index.md`): its URL by the
+    /// generator's rule for its place, its front matter not read.
+    fn page(&self, key: &str) -> Option<String> {
+        let rules = self.rules?;
+        let root = &self.config.content.root;
+        if key.is_empty() || key.split('/').any(|c| c == "..") {
+            return None;
+        }
+        let candidates = [
+            (root.join(key), false),
+            (root.join(format!("{key}.md")), false),
+            (root.join(key).join("index.md"), true),
+            (root.join(key).join("_index.md"), true),
+        ];
+        let (path, bundle) = candidates.into_iter().find(|(p, _)| p.is_file())?;
+        if path.file_name().is_some_and(|n| n == "_index.md") {
+            let dir = path.parent()?.strip_prefix(root).ok()?;
+            let dir = dir.to_string_lossy().replace('\\', "/");
+            let dir = if dir.is_empty() {
+                dir
+            } else {
+                format!("{dir}/")
+            };
+            return site_url(self.config, &dir).map(|u| u.to_string());
+        }
+        let file = SourceFile { path, bundle };
+        let facts = source::Facts {
+            config: self.config,
+            file: &file,
+            date: DateTime::UNIX_EPOCH.fixed_offset(),
+            title: "",
+            slug: None,
+            url: None,
+            categories: &[],
+        };
+        let path = (rules.url)(&facts).ok()?;
+        site_url(self.config, &path).map(|u| u.to_string())
+    }
+}
+
+/// `site.base_url` joined with `site.permalink`: `{slug}` filled in (percent-encoded) and
+/// `{year}`, `{month}`, `{day}` from the post's date in the site's time zone.
+pub fn permalink(config: &Config, slug: &str, date: DateTime<FixedOffset>) -> Option<Url> {
+    use chrono::Datelike;
+    let path = match &config.site.permalinks {
+        crate::config::Permalinks::One(p) => {
+            let d = date.with_timezone(&config.site.timezone);
+            p.expand(|t| match t {
+                crate::permalink::Token::Year => format!("{:04}", d.year()),
+                crate::permalink::Token::Month => format!("{:02}", d.month()),
+                crate::permalink::Token::Day => format!("{:02}", d.day()),
+                _ => slug.to_string(),
+            })
+        }
+        _ => config.site.permalink.replace("{slug}", slug),
+    };
+    site_url(config, &path)
 }
 
 /// A site path (`/tags/x/rss.xml`) as an absolute URL under `site.base_url`.
@@ -390,7 +890,11 @@ mod tests {
             draft: false,
             author: "a".into(),
             body: String::new(),
+            body_line: 1,
             permalink: Url::parse("https://e.com/").unwrap(),
+            publish: None,
+            expires: None,
+            params: BTreeMap::new(),
         }
     }
 
