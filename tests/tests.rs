@@ -11,6 +11,7 @@ mod support;
 mod cli;
 mod faults;
 mod feeds;
+mod generators;
 mod hostile;
 mod newsletter;
 mod properties;
