@@ -401,3 +401,39 @@ fn astro_blog_through_content_fields() {
     assert_eq!(item["date_published"], "2022-07-08T00:00:00+00:00");
     assert_eq!(item["date_modified"], "2022-07-10T00:00:00+00:00");
 }
+
+#[test]
+fn a_post_without_any_date_is_left_out_except_in_eleventy() {
+    let (site, _) = blog("eleventy");
+    site.write(
+        "content/blog/undated.md",
+        "---\ntitle: Undated\n---\nWhen?\n",
+    );
+    let run = site.run(&["check"]).success();
+    assert!(
+        run.stderr.contains("content/blog/undated.md:1: no date in the front matter or the file name: dated by the file's modification time"),
+        "{run}"
+    );
+    // The file was written just now: due once the clock passes it.
+    let mut site = site;
+    site.set_now("2099-01-01T00:00:00Z");
+    site.build();
+    assert!(
+        site.read("public/rss.xml")
+            .contains("<title>Undated</title>")
+    );
+    let (site, _) = blog("zola");
+    site.write(
+        "content/blog/undated.md",
+        "+++\ntitle = \"Undated\"\n+++\nWhen?\n",
+    );
+    let run = site.run(&["check"]).success();
+    assert!(
+        run.stderr.contains(
+            "content/blog/undated.md:1: no date in the front matter or the file name: left out"
+        ),
+        "{run}"
+    );
+    site.build();
+    assert!(!site.read("static/rss.xml").contains("Undated"));
+}

@@ -973,11 +973,12 @@ impl Validator<'_> {
     }
 }
 
-/// Collapses every run of whitespace (CR and LF included) into one space and trims the ends;
-/// a character XML cannot carry (NUL, U+FFFE, ...) counts as whitespace, so that a feed shows
-/// the same text, with no space left at either end.
+/// Collapses every run of whitespace (CR and LF included) into one space and trims the ends,
+/// after dropping the characters XML cannot carry (NUL, U+FFFE, ...): a feed then shows the
+/// same text, with no space left at either end.
 pub fn one_line(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || !is_xml_char(c))
+    s.split_whitespace()
+        .map(|w| w.chars().filter(|c| is_xml_char(*c)).collect::<String>())
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")

@@ -357,10 +357,22 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
             problems.push(Diagnostic::at(at(1), "missing `date` in front matter"));
             None
         }
-        // A generator's post: the date in its file name, else its publish date.
+        // A generator's post: the date in its file name, else its publish date; Eleventy
+        // dates a page without either by its file (herald reads the modification time, which
+        // a checkout keeps more often than the creation time Eleventy reads).
         (None, Some(_)) => dates::date_prefix(&stem)
             .and_then(|(d, _)| dates::parse(&d.format("%Y-%m-%d").to_string(), tz))
-            .or_else(|| fm.publish_date.as_ref().and_then(|d| parse_date(&d.0))),
+            .or_else(|| fm.publish_date.as_ref().and_then(|d| parse_date(&d.0)))
+            .or_else(|| {
+                let eleventy = config.site.generator == crate::config::Generator::Eleventy;
+                let d = file_time("Last Modified", &file.path).filter(|_| eleventy)?;
+                warnings.push(Diagnostic::at(
+                    at(1),
+                    "no date in the front matter or the file name: dated by the file's \
+                     modification time, as Eleventy dates it by the file; add `date:` to pin it",
+                ));
+                Some(d)
+            }),
     };
     // Dates a generator's post may get wrong without failing the build are warnings there.
     let mut soft = Vec::new();
@@ -407,9 +419,11 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
         }),
     };
     let mut tags: Vec<TagRef> = Vec::new();
-    for (name, line) in &fm.tags {
-        let name = one_line(name);
-        match config.site.generator.tag_slug(&name) {
+    for (raw, line) in &fm.tags {
+        // The slug comes from the tag as written: a character a feed cannot show still
+        // separates words (`nul\0byte` is `nul-byte`).
+        let name = one_line(raw);
+        match config.site.generator.tag_slug(raw) {
             Some(slug) => {
                 if config.feeds.exclude_tags.contains(&slug) {
                     continue;

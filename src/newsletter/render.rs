@@ -428,11 +428,7 @@ pub fn inline_css(html: &str) -> Result<String> {
 /// Text for a header (a subject, a display name): one line, and no control characters, which
 /// RFC 5322 does not allow there (a NUL even keeps lettre from reading its own `To` back).
 fn header_text(s: &str) -> String {
-    let visible: String = s
-        .chars()
-        .filter(|c| !c.is_control() || c.is_whitespace())
-        .collect();
-    one_line(&visible)
+    one_line(s).chars().filter(|c| !c.is_control()).collect()
 }
 
 /// A mailbox whose display name cannot carry a line break into a header.
