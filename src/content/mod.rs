@@ -634,7 +634,7 @@ fn titleize(slug: &str) -> String {
 
 /// The body split at its summary divider (the divider's line removed), if it has one.
 fn split_divider<'a>(body: &'a str, divider: &str) -> Option<(&'a str, &'a str)> {
-    let at = body.find(divider)?;
+    let at = memchr::memmem::find(body.as_bytes(), divider.as_bytes())?;
     let after = &body[at + divider.len()..];
     Some((&body[..at], after.strip_prefix('\n').unwrap_or(after)))
 }
@@ -664,7 +664,9 @@ fn finish_bodies(
     if dialect.is_none() && divider.is_none() {
         return Vec::new();
     }
-    let index = dialect.map(|_| RefIndex::new(config, rules, posts));
+    // Built on the first reference only: most posts name no other post.
+    let index = std::sync::OnceLock::new();
+    let index_of = || index.get_or_init(|| RefIndex::new(config, rules, posts));
     let base = config.site.base_url.as_str();
     let jekyll_baseurl = config
         .site
@@ -682,7 +684,7 @@ fn finish_bodies(
         .map(|p| {
             let mut body = None;
             let mut found = Vec::new();
-            if let (Some(dialect), Some(index)) = (dialect, &index)
+            if let Some(dialect) = dialect
                 && shortcodes::has_template_syntax(&p.body, dialect)
             {
                 let params = |key: &str| -> Option<String> {
@@ -693,7 +695,7 @@ fn finish_bodies(
                     };
                     p.params.get(&key).cloned()
                 };
-                let resolve = |r: shortcodes::Ref<'_>| index.resolve(r);
+                let resolve = |r: shortcodes::Ref<'_>| index_of().resolve(r);
                 let ctx = shortcodes::Context {
                     dialect,
                     base_url: base,

@@ -126,25 +126,13 @@ pub fn expand(body: &str, ctx: &Context<'_>) -> Expanded {
 /// `{{<`/`{{%` (Hugo), `{{`/`{%` (Jekyll), `{{`/`{%`/`@/` (Zola).
 pub fn has_template_syntax(body: &str, dialect: Dialect) -> bool {
     let b = body.as_bytes();
-    let zola = dialect == Dialect::Zola;
-    let mut i = 0;
-    while let Some(k) = b
-        .get(i..)
-        .and_then(|r| r.iter().position(|&c| c == b'{' || (zola && c == b'@')))
-    {
-        let p = i + k;
-        let next = b.get(p + 1).copied();
-        let hit = match (b[p], dialect) {
-            (b'@', _) => next == Some(b'/'),
-            (_, Dialect::Hugo) => next == Some(b'{') && matches!(b.get(p + 2), Some(b'<' | b'%')),
-            _ => matches!(next, Some(b'{' | b'%')),
-        };
-        if hit {
-            return true;
-        }
-        i = p + 1;
-    }
-    false
+    let opens = |p: usize| match dialect {
+        Dialect::Hugo => b.get(p + 1) == Some(&b'{') && matches!(b.get(p + 2), Some(b'<' | b'%')),
+        _ => matches!(b.get(p + 1), Some(b'{' | b'%')),
+    };
+    // memchr's vectorised search: this runs over every post's whole body.
+    memchr::memchr_iter(b'{', b).any(opens)
+        || (dialect == Dialect::Zola && memchr::memmem::find(b, b"@/").is_some())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,32 +43,36 @@ fn walk(config: &Config) -> Result<Vec<SourceFile>> {
 
 /// Walks `dir` the way Hugo and Zola read content: a folder holding `index.<ext>` is one
 /// post (its other files are its resources); `_index.<ext>` is a section page, not a post.
+/// Each folder is listed once; no file is looked up by name.
 pub fn walk_bundles(dir: &std::path::Path, exts: &[&str], out: &mut Vec<SourceFile>) -> Result<()> {
-    if let Some(index) = exts
-        .iter()
-        .map(|e| dir.join(format!("index.{e}")))
-        .find(|p| p.is_file())
-    {
-        out.push(SourceFile {
-            path: index,
-            bundle: true,
-        });
-        return Ok(());
-    }
+    let mut dirs = Vec::new();
+    let mut pages = Vec::new();
+    let mut index = None;
     walk_dir(dir, &mut |path, is_dir| {
         if is_dir {
-            walk_bundles(path, exts, out)?;
-            return Ok(false);
-        }
-        let name = file_name(path);
-        if has_ext(path, exts) && !name.starts_with('_') {
-            out.push(SourceFile {
-                path: path.to_path_buf(),
-                bundle: false,
-            });
+            dirs.push(path.to_path_buf());
+        } else if has_ext(path, exts) {
+            let name = file_name(path);
+            if name.starts_with("index.") {
+                index = Some(path.to_path_buf());
+            } else if !name.starts_with('_') {
+                pages.push(path.to_path_buf());
+            }
         }
         Ok(false)
-    })
+    })?;
+    if let Some(path) = index {
+        out.push(SourceFile { path, bundle: true });
+        return Ok(());
+    }
+    out.extend(pages.into_iter().map(|path| SourceFile {
+        path,
+        bundle: false,
+    }));
+    for d in dirs {
+        walk_bundles(&d, exts, out)?;
+    }
+    Ok(())
 }
 
 fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
