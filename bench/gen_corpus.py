@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic benchmark corpus for herald (issue 6). Python 3 stdlib only.
 
-Two kinds of site:
+Three kinds of site:
 
   gen_corpus.py site --herald DIR [--hugo DIR] [--posts N] [--tags M] [--subscribers S] [--seed K]
       N posts of about 600 words (headings, lists, site-relative and absolute links, inline
@@ -16,13 +16,23 @@ Two kinds of site:
       2025-03-01T09:00:00Z, S subscribers in one list with tags ["*"], transport smtp to
       127.0.0.1:P with security none and concurrency 4.
 
+  gen_corpus.py hugo-site --dir DIR [--posts N] [--tags M] [--seed K]
+      The posts of `site` with the same N, M and K (same titles, dates, tags and bodies) as
+      an existing Hugo blog: hugo.toml with [permalinks] posts = "/:year/:month/:slug/",
+      content/_index.md and content/posts/_index.md (sections, not posts), posts as YAML
+      `---` files, TOML `+++` files (a few JSON) and page bundles <name>/index.md, some with
+      `slug` in front matter, Hugo's `2021-10-01 8:30:00+00:00` dates, `<!--more-->` and a
+      figure shortcode; and herald.yaml in the root (site.generator: hugo, feeds to static/,
+      state in .herald/). No newsletter.
+
 Same arguments => byte-identical files. Run herald on these sites with
---now 2025-06-01T00:00:00Z (site) or see bench/run for the send timeline.
+--now 2025-06-01T00:00:00Z (site, hugo-site) or see bench/run for the send timeline.
 """
 
 import argparse
 import csv
 import io
+import json
 import os
 import random
 from datetime import datetime, timedelta, timezone
@@ -175,22 +185,30 @@ feeds:
 """
 
 
-def gen_site(a):
-    rng = random.Random(a.seed)
-    tags = make_tags(rng, a.tags)
+def make_posts(rng, n_posts, n_tags):
+    """The tags and n_posts posts (slug, title, UTC datetime, offset, tags, body) of a `site` corpus."""
+    tags = make_tags(rng, n_tags)
     start = datetime(2015, 1, 1, tzinfo=timezone.utc)
     span = int(timedelta(days=3650).total_seconds())  # 2015-01-01 .. 2024-12-29
     posts = []
-    slugs = [f"p{i:06d}-" + "-".join(rng.choices(WORDS, k=3)) for i in range(a.posts)]
-    for i, slug in enumerate(slugs):
+    slugs = [f"p{i:06d}-" + "-".join(rng.choices(WORDS, k=3)) for i in range(n_posts)]
+    for slug in slugs:
         title = " ".join(rng.choices(WORDS, k=rng.randint(4, 9))).title()
         if rng.random() < 0.1:
             title += "?"
         dt = start + timedelta(seconds=rng.randrange(span))
-        date = rfc3339(dt, rng.choice(OFFSETS))
+        offset = rng.choice(OFFSETS)
         ptags = rng.sample(tags, rng.randint(1, 4))
         body = make_body(rng, slugs)
-        posts.append((slug, post_file(title, date, ptags, body)))
+        posts.append((slug, title, dt, offset, ptags, body))
+    return tags, posts
+
+
+def gen_site(a):
+    rng = random.Random(a.seed)
+    tags, posts = make_posts(rng, a.posts, a.tags)
+    posts = [(slug, post_file(title, rfc3339(dt, offset), ptags, body))
+             for slug, title, dt, offset, ptags, body in posts]
 
     for slug, text in posts:
         write(os.path.join(a.herald, "content", "posts", slug + ".md"), text)
@@ -253,6 +271,118 @@ def gen_send(a):
         "  concurrency: 4\n"
     )
     write(os.path.join(a.herald, "config", "herald.yaml"), yaml)
+
+
+# ---------------------------------------------------------------- hugo-site: herald reads a Hugo blog
+
+HUGO_SITE_TOML = """baseURL = "https://bench.example.com/"
+title = "Herald Bench"
+languageCode = "en"
+
+[permalinks]
+  posts = "/:year/:month/:slug/"
+
+[taxonomies]
+  tag = "tags"
+"""
+
+HUGO_SITE_HERALD_YAML = """# herald reads this Hugo site's posts as they are (site.generator: hugo).
+site:
+  generator: hugo
+  title: Herald Bench
+  base_url: https://bench.example.com/
+  timezone: UTC
+  permalinks: { posts: "/:year/:month/:slug/" }
+content_dir: content/posts
+content: { root: content }
+output_dir: static
+state_dir: .herald
+templates_dir: .herald/templates
+feeds:
+  formats: [rss, atom, json]
+  limit: 20
+  full_content: true
+  per_tag: true
+"""
+
+
+def hugo_date(dt, offset, form):
+    """A post date as Hugo reads it: RFC 3339, or form "hour" = Hugo's `2021-10-01 8:30:00+00:00`
+    (space, hour without a leading zero)."""
+    text = rfc3339(dt, offset)
+    if form == "hour":
+        day, clock = text[:10], text[11:]
+        text = f"{day} {int(clock[:2])}{clock[2:]}"
+    return text
+
+
+def yaml_front(title, date, tags, slug):
+    lines = ["---", f'title: "{title}"']
+    lines += [f"slug: {slug}"] if slug else []
+    lines += [f"date: {date}", "tags:"] + [f'  - "{t}"' for t in tags]
+    return "\n".join(lines + ["---"])
+
+
+def toml_front(title, date, tags, slug, toml_datetime):
+    # A TOML datetime is only RFC 3339; Hugo's other date forms are strings.
+    date = (date[:-6] + "Z" if date.endswith("+00:00") else date) if toml_datetime else f'"{date}"'
+    lines = ["+++", f'title = "{title}"']
+    lines += [f'slug = "{slug}"'] if slug else []
+    lines += [f"date = {date}", "tags = [" + ", ".join(f'"{t}"' for t in tags) + "]"]
+    return "\n".join(lines + ["+++"])
+
+
+def json_front(title, date, tags, slug):
+    fm = {"title": title, **({"slug": slug} if slug else {}), "date": date, "tags": tags}
+    return json.dumps(fm, indent=2)
+
+
+def hugo_body(rng, body, bundle):
+    """body with, for some posts, a <!--more--> summary divider and a figure shortcode."""
+    if rng.random() >= 0.25:
+        return body
+    blocks = body.rstrip("\n").split("\n\n")
+    src = f"{rng.choice(WORDS)}.jpg" if bundle else f"/images/{rng.choice(WORDS)}-{rng.randint(1, 99)}.jpg"
+    figure = f'{{{{< figure src="{src}" caption="{sentence(rng, 3, 8)}" >}}}}'
+    blocks.insert(rng.randint(2, len(blocks)), figure)
+    blocks.insert(2, "<!--more-->")  # after the first heading and its paragraph
+    return "\n\n".join(blocks) + "\n"
+
+
+def gen_hugo_site(a):
+    """The posts of `site --seed K` (same titles, dates, tags, bodies) as a Hugo blog, and a
+    herald.yaml in its root with site.generator: hugo. Posts: about a third YAML `---` files, a
+    third TOML `+++` files (a few JSON), a third page bundles <slug>/index.md (YAML or TOML).
+    About 15% name their slug in front matter (the file or folder is then pNNNNNN only), 15%
+    use Hugo's `2021-10-01 8:30:00+00:00` date form, 25% have <!--more--> and a figure."""
+    _, posts = make_posts(random.Random(a.seed), a.posts, a.tags)
+    rng = random.Random(f"hugo-site/{a.seed}")  # the dialect's choices; the posts stay those of `site`
+    posts_dir = os.path.join(a.dir, "content", "posts")
+    for slug, title, dt, offset, ptags, body in posts:
+        r = rng.random()
+        kind = "yaml" if r < 0.31 else "json" if r < 0.34 else "toml" if r < 0.67 else "bundle"
+        fm_slug = slug if rng.random() < 0.15 else None
+        name = slug[:7] if fm_slug else slug  # pNNNNNN: Hugo takes the slug from front matter
+        form = "hour" if rng.random() < 0.15 else "rfc3339"
+        date = hugo_date(dt, offset, form)
+        body = hugo_body(rng, body, kind == "bundle")
+        if kind == "bundle":
+            kind = rng.choice(["yaml", "toml"])
+            path = os.path.join(posts_dir, name, "index.md")
+        else:
+            path = os.path.join(posts_dir, name + ".md")
+        if kind == "yaml":
+            front = yaml_front(title, date, ptags, fm_slug)
+        elif kind == "json":
+            front = json_front(title, date, ptags, fm_slug)
+        else:
+            front = toml_front(title, date, ptags, fm_slug, form == "rfc3339")
+        write(path, front + "\n\n" + body)
+    write(os.path.join(a.dir, "content", "_index.md"), '---\ntitle: "Herald Bench"\n---\n\nWelcome.\n')
+    write(os.path.join(posts_dir, "_index.md"), '+++\ntitle = "Posts"\n+++\n\nEvery post.\n')
+    write(os.path.join(a.dir, "static", "robots.txt"), "User-agent: *\nAllow: /\n")
+    write(os.path.join(a.dir, "hugo.toml"), HUGO_SITE_TOML)
+    write(os.path.join(a.dir, "herald.yaml"), HUGO_SITE_HERALD_YAML)
 
 
 # Hugo: only the home and taxonomy-term RSS feeds; pages are read and linked, never rendered.
@@ -333,11 +463,16 @@ def main():
     m.add_argument("--port", type=int, required=True, help="SMTP port on 127.0.0.1")
     m.add_argument("--subscribers", type=int, default=10000)
     m.add_argument("--seed", type=int, default=1)
+    h = sub.add_parser("hugo-site", help="the posts of `site` as a Hugo blog with a herald.yaml (generator: hugo)")
+    h.add_argument("--dir", required=True, help="Hugo site directory to create")
+    h.add_argument("--posts", type=int, default=10000)
+    h.add_argument("--tags", type=int, default=200)
+    h.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
-    for d in (a.herald, getattr(a, "hugo", None)):
+    for d in (getattr(a, "herald", None), getattr(a, "hugo", None), getattr(a, "dir", None)):
         if d and os.path.exists(d) and os.listdir(d):
             p.error(f"{d} exists and is not empty")
-    gen_site(a) if a.kind == "site" else gen_send(a)
+    {"site": gen_site, "send": gen_send, "hugo-site": gen_hugo_site}[a.kind](a)
 
 
 if __name__ == "__main__":
