@@ -8,7 +8,7 @@ Usage:
 SITE is a site root that `herald --site SITE --now NOW build` has built, with the same NOW.
 The expectations come from the site itself, independently of herald's code: its
 config/herald.yaml and the front matter of every post under content_dir, read with PyYAML.
-From them this script works out which posts are due and not drafts at NOW (DESIGN.md "Posts"),
+From them this script works out which posts are due and not drafts at NOW (README "Posts"),
 their titles (CR/LF and runs of spaces become one space), their order (newest `date` first,
 ties by slug) and `feeds.limit`, then compares that, as a set and as an order, with the titles
 of every feed written: the site feeds and, with `feeds.per_tag`, one set per tag (tag merged by

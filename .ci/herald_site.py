@@ -1,4 +1,4 @@
-"""herald_site.py: a herald site's posts as DESIGN.md describes them, read independently of
+"""herald_site.py: a herald site's posts as README.md "Posts" describes them, read independently of
 herald's own code (PyYAML), for the CI checks that compare herald's output with what it should
 be (feeds_check.py, smtp_check.py).
 """
@@ -46,7 +46,7 @@ def scalar(v):
 
 
 def slugify(s):
-    """DESIGN.md "Posts": lowercase, Unicode letters and digits kept, every other run of
+    """README "Subscribing to a tag": lowercase, Unicode letters and digits kept, every other run of
     characters one `-`, no `-` at the ends."""
     out, dash = [], False
     for c in s:
@@ -65,7 +65,7 @@ LOCAL_FORMS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%
 
 
 def parse_date(s, tz):
-    """The date forms of DESIGN.md "Posts"; forms without an offset are read in `tz`."""
+    """The date forms of README "Posts"; forms without an offset are read in `tz`."""
     s = str(s).strip()
     if RFC3339.match(s):
         return datetime.fromisoformat(s.replace("z", "Z"))

@@ -11,8 +11,8 @@ site (config/, content/, templates/) to a temp dir, points its config at the ser
 (`transport: smtp`, `security: none`, which herald allows on loopback only), and runs
 `herald --site TMP --now NOW publish`, then `publish` again.
 
-The expectations come from the site itself, independently of herald's code (DESIGN.md
-"Newsletter"): config/herald.yaml and the posts' front matter read with PyYAML, and each list's
+The expectations come from the site itself, independently of herald's code (README
+"Subscribers and lists"): config/herald.yaml and the posts' front matter read with PyYAML, and each list's
 subscriber CSV read with the csv module. A post is mailed when it is not a draft, due at NOW and
 dated on or after newsletter.start; a list takes it when the list has "*" or shares a tag slug;
 its recipients are the union of those lists' CSV addresses, each exactly once. Every received

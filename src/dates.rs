@@ -1,4 +1,4 @@
-//! The date forms posts and the config accept (DESIGN.md "Posts"): `2025-05-08` (midnight),
+//! The date forms posts and the config accept (README "Posts"): `2025-05-08` (midnight),
 //! `2025-05-08 14:30`, `2025-05-08T14:30:00` (all in `site.timezone`), or RFC 3339 with offset.
 
 use chrono::{

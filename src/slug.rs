@@ -1,4 +1,4 @@
-//! Slugs (DESIGN.md "Posts"): the one rule that turns post names and tag names into the path
+//! Slugs (README "Subscribing to a tag"): the one rule that turns post names and tag names into the path
 //! segments of permalinks and feed folders. A leaf module: it uses nothing else in herald.
 
 /// A slug: lowercase, Unicode letters and digits kept, every other run of characters becomes

@@ -1,6 +1,6 @@
 //! Markdown to safe HTML: comrak (CommonMark + GitHub extensions), then ammonia, which removes
 //! anything that could run (script, iframe, event handlers, `javascript:` URLs) and makes every
-//! link and image source absolute against the post's permalink (DESIGN.md "Posts").
+//! link and image source absolute against the post's permalink (README "Posts").
 //!
 //! Pure functions: no I/O. Rendering is done only for posts that appear in a feed or a mail.
 
@@ -30,7 +30,7 @@ fn options(unsafe_html: bool) -> Options<'static> {
     o.extension.autolink = true;
     o.extension.tasklist = true;
     o.extension.footnotes = true;
-    // DESIGN.md: raw HTML is escaped (shown as text) unless `render.unsafe_html`.
+    // README "Posts": raw HTML is escaped (shown as text) unless `render.unsafe_html`.
     o.render.r#unsafe = unsafe_html;
     o.render.escape = !unsafe_html;
     o
