@@ -1034,6 +1034,76 @@ mod tests {
 
     const MIN: &str = "site:\n  title: T\n  base_url: https://example.com/blog\n";
 
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text) {
+            Err(Error::Invalid(d)) => d.iter().map(|d| d.to_string()).collect(),
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn generator_keys_are_checked_against_the_generator() {
+        let e = errors("site:\n  title: T\n  base_url: https://e.org/\n  generator: gatsby\n");
+        assert!(
+            e[0].starts_with("config/herald.yaml:4: unknown generator \"gatsby\""),
+            "{e:?}"
+        );
+        let e = errors(
+            "site:\n  title: T\n  base_url: https://e.org/\n  generator: jekyll\n  permalinks: { posts: /:slug/ }\n",
+        );
+        assert!(e[0].contains("needs `generator: hugo`"), "{e:?}");
+        let e = errors(
+            "site:\n  title: T\n  base_url: https://e.org/\n  generator: zola\n  permalink: /x/\n",
+        );
+        assert!(e[0].contains("remove `site.permalink`"), "{e:?}");
+        let e = errors(
+            "site:\n  title: T\n  base_url: https://e.org/\n  generator: hugo\n  permalinks: { posts: /:nope/ }\n",
+        );
+        assert!(e[0].contains("unknown placeholder :nope"), "{e:?}");
+        let e = errors(&format!("{MIN}content:\n  fields: {{ dat: pubDate }}\n"));
+        assert!(
+            e[0].contains("unknown field `dat` in `content.fields` (did you mean `date`?)"),
+            "{e:?}"
+        );
+        let e = errors(&format!("{MIN}  permalink: /posts/{{hour}}/{{slug}}/\n"));
+        assert!(e[0].contains("invalid permalink"), "{e:?}");
+    }
+
+    #[test]
+    fn generator_defaults_and_tag_slugs() {
+        let c = parse("site:\n  title: T\n  base_url: https://e.org/\n  generator: hugo\nfeeds:\n  exclude_tags: [Node.js]\n").unwrap();
+        assert_eq!(c.content.root, Path::new("/site/content"));
+        assert_eq!(c.feeds.exclude_tags, ["node.js"]);
+        let c = parse(MIN).unwrap();
+        assert_eq!(c.site.generator, Generator::Herald);
+        assert_eq!(c.content.root, Path::new("/site/."));
+    }
+
+    #[test]
+    fn herald_yaml_in_the_root_is_found_when_config_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Config::default_file(dir.path()),
+            dir.path().join("config/herald.yaml")
+        );
+        std::fs::write(dir.path().join("herald.yaml"), MIN).unwrap();
+        assert_eq!(
+            Config::default_file(dir.path()),
+            dir.path().join("herald.yaml")
+        );
+        std::fs::create_dir(dir.path().join("config")).unwrap();
+        std::fs::write(dir.path().join("config/herald.yaml"), MIN).unwrap();
+        assert_eq!(
+            Config::default_file(dir.path()),
+            dir.path().join("config/herald.yaml")
+        );
+    }
+
+    #[test]
+    fn one_line_drops_what_xml_cannot_carry() {
+        assert_eq!(one_line("\u{fffe} A\r\n B\0"), "A B");
+    }
+
     #[test]
     fn defaults_apply() {
         let c = parse(MIN).unwrap();
