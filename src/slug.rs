@@ -171,13 +171,6 @@ pub fn zola_slugify(s: &str) -> Option<String> {
     safe_segment(::slug::slugify(s))
 }
 
-/// Trailing spaces and dots cut, then every `<>:"/\|?*` removed.
-pub fn zola_safe(s: &str) -> Option<String> {
-    let mut out = s.trim_end_matches([' ', '.']).to_owned();
-    out.retain(|c| !r#"<>:"/\|?*"#.contains(c));
-    safe_segment(out)
-}
-
 /// `&` is `and`, letters in ASCII, no accents, lower case; other runs one `-`, none at the ends.
 pub fn eleventy_slugify(s: &str) -> Option<String> {
     // Spelt in ASCII: German umlauts (`ä` is `ae`), `ß`, a few unaccented Latin letters, Greek and
@@ -617,33 +610,6 @@ mod tests {
     }
 
     #[test]
-    fn zola_safe_rules() {
-        check(
-            zola_safe,
-            &[
-                ("Conversion Rate", Some("Conversion Rate")),
-                ("test ", Some("test")),
-                ("tes t", Some("tes t")),
-                ("dot. ", Some("dot")),
-                ("x. . .", Some("x")),
-                ("日本", Some("日本")),
-                ("héhé", Some("héhé")),
-                ("test (hey)", Some("test (hey)")),
-                ("a<b>c:d\"e|f?g*h", Some("abcdefgh")),
-                ("C++ / Rust", Some("C++  Rust")),
-                ("Ärger", Some("Ärger")),
-                ("a\\b", Some("ab")),
-                ("a\0b", Some("ab")),
-                ("..", None),
-                ("../etc", None),
-                (".NET", None),
-                ("...", None),
-                ("", None),
-            ],
-        );
-    }
-
-    #[test]
     fn eleventy_slugify_rules() {
         check(
             eleventy_slugify,
@@ -721,7 +687,6 @@ mod tests {
             let mut slugs = vec![
                 hugo_urlize(input),
                 zola_slugify(input),
-                zola_safe(input),
                 eleventy_slugify(input),
             ];
             for mode in modes {

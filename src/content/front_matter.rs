@@ -98,6 +98,8 @@ pub struct Keys<'a> {
     pub strict: bool,
     /// Jekyll: a `tags` or `categories` string is a space-separated list.
     pub split_words: bool,
+    /// Keep every scalar value in `FrontMatter::params`.
+    pub params: bool,
 }
 
 /// Splits a generator's post into (format, front matter, its first line, body): YAML between
@@ -193,6 +195,7 @@ pub fn parse(path: &Path, yaml: &str, first_line: usize) -> Result<FrontMatter, 
         ignore_case: false,
         strict: true,
         split_words: false,
+        params: false,
     };
     parse_any(path, Format::Yaml, yaml, first_line, &keys)
 }
@@ -346,7 +349,9 @@ impl Reader<'_> {
             };
             let full = format!("{prefix}{key}");
             let line = (self.line_of)(raw, from);
-            if let Some(text) = scalar(v) {
+            if self.keys.params
+                && let Some(text) = scalar(v)
+            {
                 self.fm.params.insert(full.clone(), text);
             }
             match (self.keys.field)(&full) {

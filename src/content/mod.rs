@@ -53,7 +53,7 @@ pub struct Post {
     pub body_line: usize,
     pub permalink: Url,
     /// The front matter's scalar values by key path, for Hugo's `param` shortcode (empty for
-    /// herald's own posts).
+    /// every other generator's posts).
     pub params: BTreeMap<String, String>,
     /// Hugo's `publishDate`: not due before it (when later than `date`).
     pub publish: Option<DateTime<FixedOffset>>,
@@ -244,26 +244,14 @@ fn post_files(config: &Config) -> Result<Vec<SourceFile>> {
     Ok(files)
 }
 
+/// herald's own posts: every `*.md` file below `dir`.
 fn collect_md(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
+    source::walk_dir(dir, &mut |path, is_dir| {
+        if !is_dir && source::has_ext(path, &["md"]) {
+            out.push(path.to_path_buf());
         }
-        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
-        if kind.is_dir() {
-            collect_md(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "md")
-            // The entry's type comes with the directory listing; only a link costs a stat.
-            && (kind.is_file() || kind.is_symlink() && path.is_file())
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
+        Ok(is_dir)
+    })
 }
 
 /// A post (with the line its slug comes from: `slug:`, or the opening `---`), or none when
@@ -292,6 +280,8 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
         ignore_case: rules.is_some_and(|r| r.ignore_case),
         strict: rules.is_none(),
         split_words: rules.is_some_and(|r| r.split_words),
+        // Only Hugo's `param` shortcode reads them.
+        params: config.site.generator == crate::config::Generator::Hugo,
     };
     let (format, fm_text, first_line, body) = match rules {
         None => {
@@ -316,7 +306,7 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
         false => dates::parse(s, tz),
         true => dates::parse_lenient(s, tz).or_else(|| file_time(s, &file.path)),
     };
-    let stem = file_stem(file);
+    let stem = file.name();
 
     let title = match &fm.title {
         Some((t, line)) => {
@@ -548,11 +538,7 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
         slug,
         publish,
         expires,
-        params: if rules.is_some() {
-            fm.params
-        } else {
-            BTreeMap::new()
-        },
+        params: fm.params,
     };
     let slug_line = match rules {
         None => fm.slug.as_ref().map_or(1, |(_, line)| *line),
@@ -576,35 +562,12 @@ fn strip_date_prefix(stem: &str) -> &str {
     if is_date { &stem[11..] } else { stem }
 }
 
-/// The file name without extension; a bundle's folder name.
-fn file_stem(file: &SourceFile) -> String {
-    let p = if file.bundle {
-        file.path.parent().unwrap_or(&file.path)
-    } else {
-        &file.path
-    };
-    p.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 /// A generator's post's identity: its path below `content_dir` without extension (a bundle's
 /// folder), `_posts` folders left out: `2014-01-01-update`, `recipes/2019-05-01-soup`.
 fn identity(config: &Config, file: &SourceFile) -> String {
-    let rel = file
-        .path
-        .strip_prefix(&config.content_dir)
-        .unwrap_or(&file.path);
-    let rel = if file.bundle {
-        rel.parent().unwrap_or(rel).to_path_buf()
-    } else {
-        rel.with_extension("")
-    };
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .filter(|c| c != "_posts")
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut parts = file.parts_below(&config.content_dir);
+    parts.retain(|c| c != "_posts");
+    parts.join("/")
 }
 
 /// Eleventy's date words (`Last Modified`, `Created`, and their `git` forms): the file's
@@ -857,18 +820,16 @@ impl<'a> RefIndex<'a> {
 /// `{year}`, `{month}`, `{day}` from the post's date in the site's time zone.
 pub fn permalink(config: &Config, slug: &str, date: DateTime<FixedOffset>) -> Option<Url> {
     use chrono::Datelike;
-    let path = match &config.site.permalinks {
-        crate::config::Permalinks::One(p) => {
-            let d = date.with_timezone(&config.site.timezone);
-            p.expand(|t| match t {
-                crate::permalink::Token::Year => format!("{:04}", d.year()),
-                crate::permalink::Token::Month => format!("{:02}", d.month()),
-                crate::permalink::Token::Day => format!("{:02}", d.day()),
-                _ => slug.to_string(),
-            })
-        }
-        _ => config.site.permalink.replace("{slug}", slug),
+    let crate::config::Permalinks::One(pattern) = &config.site.permalinks else {
+        return None;
     };
+    let d = date.with_timezone(&config.site.timezone);
+    let path = pattern.expand(|t| match t {
+        crate::permalink::Token::Year => format!("{:04}", d.year()),
+        crate::permalink::Token::Month => format!("{:02}", d.month()),
+        crate::permalink::Token::Day => format!("{:02}", d.day()),
+        _ => slug.to_string(),
+    });
     site_url(config, &path)
 }
 

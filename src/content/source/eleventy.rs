@@ -29,23 +29,19 @@ fn field(key: &str) -> Field {
 
 fn walk(config: &Config) -> Result<Vec<SourceFile>> {
     let mut out = Vec::new();
-    fn go(dir: &std::path::Path, out: &mut Vec<SourceFile>) -> Result<()> {
-        walk_dir(dir, &mut |path, is_dir| {
-            let name = file_name(path);
-            if is_dir {
-                if !SKIP.contains(&name.as_str()) {
-                    go(path, out)?;
-                }
-            } else if has_ext(path, &["md"]) {
-                out.push(SourceFile {
-                    path: path.to_path_buf(),
-                    bundle: name == "index.md",
-                });
-            }
-            Ok(false)
-        })
-    }
-    go(&config.content_dir, &mut out)?;
+    walk_dir(&config.content_dir, &mut |path, is_dir| {
+        let name = file_name(path);
+        if is_dir {
+            return Ok(!SKIP.contains(&name.as_str()));
+        }
+        if has_ext(path, &["md"]) {
+            out.push(SourceFile {
+                path: path.to_path_buf(),
+                bundle: name == "index.md",
+            });
+        }
+        Ok(false)
+    })?;
     Ok(out)
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::Datelike;
 
-use super::{Facts, Rules, SourceFile, clean_path, common_field, file_name, has_ext, walk_dir};
+use super::{Facts, Rules, SourceFile, clean_path, common_field, walk_bundles};
 use crate::config::{Config, Permalinks};
 use crate::content::front_matter::Field;
 use crate::error::Result;
@@ -41,40 +41,6 @@ fn walk(config: &Config) -> Result<Vec<SourceFile>> {
     Ok(out)
 }
 
-/// Walks `dir` the way Hugo and Zola read content: a folder holding `index.<ext>` is one
-/// post (its other files are its resources); `_index.<ext>` is a section page, not a post.
-/// Each folder is listed once; no file is looked up by name.
-pub fn walk_bundles(dir: &std::path::Path, exts: &[&str], out: &mut Vec<SourceFile>) -> Result<()> {
-    let mut dirs = Vec::new();
-    let mut pages = Vec::new();
-    let mut index = None;
-    walk_dir(dir, &mut |path, is_dir| {
-        if is_dir {
-            dirs.push(path.to_path_buf());
-        } else if has_ext(path, exts) {
-            let name = file_name(path);
-            if name.starts_with("index.") {
-                index = Some(path.to_path_buf());
-            } else if !name.starts_with('_') {
-                pages.push(path.to_path_buf());
-            }
-        }
-        Ok(false)
-    })?;
-    if let Some(path) = index {
-        out.push(SourceFile { path, bundle: true });
-        return Ok(());
-    }
-    out.extend(pages.into_iter().map(|path| SourceFile {
-        path,
-        bundle: false,
-    }));
-    for d in dirs {
-        walk_bundles(&d, exts, out)?;
-    }
-    Ok(())
-}
-
 fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
     let ugly = f.config.site.ugly_urls;
     if let Some(u) = f.url {
@@ -84,7 +50,7 @@ fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
     let section = dirs.first().cloned().unwrap_or_default();
     let urlize = |s: &str| hugo_urlize(s).unwrap_or_default();
     let slug = f.slug.map(urlize).filter(|s| !s.is_empty());
-    let name = urlize(&f.name());
+    let name = urlize(&f.file.name());
     if let Permalinks::Sections(map) = &f.config.site.permalinks
         && let Some(pattern) = map.get(&section)
     {

@@ -46,41 +46,23 @@ fn field(key: &str) -> Field {
 
 fn walk(config: &Config) -> Result<Vec<SourceFile>> {
     let mut out = Vec::new();
-    let mut visit = |path: &std::path::Path, is_dir: bool, in_posts: bool| -> bool {
+    walk_dir(&config.content_dir, &mut |path, is_dir| {
         let name = file_name(path);
+        let rel = path.strip_prefix(&config.content_dir).unwrap_or(path);
+        let in_posts = rel.components().any(|c| c.as_os_str() == "_posts");
         if is_dir {
-            return !SKIP.contains(&name.as_str())
-                && (!name.starts_with('_') || name == "_posts" || in_posts);
+            return Ok(!SKIP.contains(&name.as_str()) && (in_posts || !name.starts_with('_')));
         }
-        if in_posts && has_ext(path, EXTS) && dates::date_prefix(&stem(path)).is_some() {
-            out.push(SourceFile {
-                path: path.to_path_buf(),
-                bundle: false,
-            });
+        let file = SourceFile {
+            path: path.to_path_buf(),
+            bundle: false,
+        };
+        if in_posts && has_ext(path, EXTS) && dates::date_prefix(&file.name()).is_some() {
+            out.push(file);
         }
-        false
-    };
-    fn go(
-        dir: &std::path::Path,
-        in_posts: bool,
-        visit: &mut dyn FnMut(&std::path::Path, bool, bool) -> bool,
-    ) -> Result<()> {
-        walk_dir(dir, &mut |path, is_dir| {
-            let descend = visit(path, is_dir, in_posts);
-            if is_dir && descend {
-                go(path, in_posts || file_name(path) == "_posts", visit)?;
-            }
-            Ok(false)
-        })
-    }
-    go(&config.content_dir, false, &mut visit)?;
+        Ok(false)
+    })?;
     Ok(out)
-}
-
-fn stem(path: &std::path::Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// The post's categories: the folders above `_posts/`, then the front matter's, lower case,
@@ -122,7 +104,7 @@ fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
         }
         None => &site,
     };
-    let file_stem = stem(&f.file.path);
+    let file_stem = f.file.name();
     let title_part = dates::date_prefix(&file_stem)
         .map(|(_, rest)| rest.to_string())
         .unwrap_or_else(|| file_stem.clone());

@@ -28,6 +28,34 @@ pub struct SourceFile {
     pub bundle: bool,
 }
 
+impl SourceFile {
+    /// The post's path below `base`, one part per folder, without extension; a bundle's is
+    /// its folder: `posts/2021/hello`, `posts/trip`.
+    pub fn parts_below(&self, base: &Path) -> Vec<String> {
+        let rel = self.path.strip_prefix(base).unwrap_or(&self.path);
+        let rel = if self.bundle {
+            rel.parent().unwrap_or(rel).to_path_buf()
+        } else {
+            rel.with_extension("")
+        };
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The file name without extension; a bundle's folder name.
+    pub fn name(&self) -> String {
+        let p = if self.bundle {
+            self.path.parent().unwrap_or(&self.path)
+        } else {
+            &self.path
+        };
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// What a generator's URL rule needs to know of one post.
 pub struct Facts<'a> {
     pub config: &'a Config,
@@ -45,35 +73,15 @@ impl Facts<'_> {
     /// The file's path below the generator's content root, `/`-separated, no extension;
     /// a bundle's is its folder.
     pub fn rel_stem(&self) -> String {
-        let rel = self
-            .file
-            .path
-            .strip_prefix(&self.config.content.root)
-            .unwrap_or(&self.file.path);
-        let rel = if self.file.bundle {
-            rel.parent().unwrap_or(rel).to_path_buf()
-        } else {
-            rel.with_extension("")
-        };
-        rel.components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/")
+        self.file.parts_below(&self.config.content.root).join("/")
     }
 
     /// The folders between the content root and the post (a bundle's own folder excluded).
     pub fn dirs(&self) -> Vec<String> {
-        let stem = self.rel_stem();
-        let mut parts: Vec<String> = stem.split('/').map(str::to_string).collect();
+        let mut parts = self.file.parts_below(&self.config.content.root);
         parts.pop();
         parts.retain(|p| !p.is_empty());
         parts
-    }
-
-    /// The file name without extension; a bundle's folder name.
-    pub fn name(&self) -> String {
-        let stem = self.rel_stem();
-        stem.rsplit('/').next().unwrap_or_default().to_string()
     }
 }
 
@@ -169,6 +177,40 @@ pub fn walk_dir(dir: &Path, visit: &mut dyn FnMut(&Path, bool) -> Result<bool>) 
         if visit(&path, is_dir)? && is_dir {
             walk_dir(&path, visit)?;
         }
+    }
+    Ok(())
+}
+
+/// Walks `dir` the way Hugo and Zola read content: a folder holding `index.<ext>` is one
+/// post (its other files are its resources); `_index.<ext>` is a section page, not a post.
+/// Each folder is listed once; no file is looked up by name.
+pub fn walk_bundles(dir: &Path, exts: &[&str], out: &mut Vec<SourceFile>) -> Result<()> {
+    let mut dirs = Vec::new();
+    let mut pages = Vec::new();
+    let mut index = None;
+    walk_dir(dir, &mut |path, is_dir| {
+        if is_dir {
+            dirs.push(path.to_path_buf());
+        } else if has_ext(path, exts) {
+            let name = file_name(path);
+            if name.starts_with("index.") {
+                index = Some(path.to_path_buf());
+            } else if !name.starts_with('_') {
+                pages.push(path.to_path_buf());
+            }
+        }
+        Ok(false)
+    })?;
+    if let Some(path) = index {
+        out.push(SourceFile { path, bundle: true });
+        return Ok(());
+    }
+    out.extend(pages.into_iter().map(|path| SourceFile {
+        path,
+        bundle: false,
+    }));
+    for d in dirs {
+        walk_bundles(&d, exts, out)?;
     }
     Ok(())
 }

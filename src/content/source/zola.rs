@@ -3,8 +3,7 @@
 //! `[taxonomies]`, and URLs from the section path and the slug (or the page's own `path`),
 //! with a leading date stripped from file names.
 
-use super::hugo::walk_bundles;
-use super::{Facts, Rules, SourceFile, clean_path, common_field};
+use super::{Facts, Rules, SourceFile, clean_path, common_field, walk_bundles};
 use crate::config::Config;
 use crate::content::front_matter::Field;
 use crate::dates;
@@ -55,7 +54,7 @@ fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
             },
         );
     }
-    let name = f.name();
+    let name = f.file.name();
     let slug = match f.slug {
         Some(s) => zola_slugify(s),
         None => {
