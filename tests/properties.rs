@@ -670,6 +670,8 @@ fn post(title: &str, summary: Option<String>, tag: &str) -> Post {
         author: "Prop".into(),
         body: format!("{title}\n\n<script>alert(1)</script>\n"),
         body_line: 5,
+        unexpanded: None,
+        summary_end: None,
         permalink: url::Url::parse("https://prop.example.com/blog/posts/p/").unwrap(),
         publish: None,
         expires: None,

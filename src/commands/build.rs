@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
         print_report(ctx, &report_of(stamp));
         return Ok(ExitStatus::Success);
     }
-    let content = content::load(&config)?;
+    let content = content::load_from(&config, &fresh.sources)?;
     for w in &content.warnings {
         ctx.ui.detail(format!("warning: {w}"));
     }
@@ -55,15 +55,22 @@ pub(super) struct Freshness {
     /// The digest of the inputs as they are now, before loading: a file edited while the
     /// build runs then makes the next run build again.
     inputs: String,
+    /// The post files digested into `inputs`: loading them needs no second walk.
+    pub sources: content::Sources,
 }
 
 pub(super) fn freshness(ctx: &Ctx, config: &Config) -> Result<Freshness> {
-    let inputs = inputs_digest(config)?;
+    let sources = content::Sources::find(config)?;
+    let inputs = inputs_digest(config, &sources);
     let stamp = match stamp::read(&config.state_dir) {
         Some(s) if s.fresh(&inputs, ctx.now.timestamp(), || outputs_digest(config))? => Some(s),
         _ => None,
     };
-    Ok(Freshness { stamp, inputs })
+    Ok(Freshness {
+        stamp,
+        inputs,
+        sources,
+    })
 }
 
 pub(super) fn report_of(s: &Stamp) -> BuildReport {
@@ -97,17 +104,19 @@ pub(super) fn save_stamp(
     stamp::save(&config.state_dir, &s)
 }
 
-fn inputs_digest(config: &Config) -> Result<String> {
+fn inputs_digest(config: &Config, sources: &content::Sources) -> String {
     // The config as loaded: what this run was built from (no second read).
     let config_bytes = config.source().as_bytes();
-    let mut files = content::source_files(config)?;
-    files.extend(
-        templates::DEFAULTS
-            .iter()
-            .map(|(name, _)| config.templates_dir.join(name)),
-    );
+    let templates: Vec<_> = templates::DEFAULTS
+        .iter()
+        .map(|(name, _)| config.templates_dir.join(name))
+        .collect();
+    let files: Vec<&Path> = sources
+        .paths()
+        .chain(templates.iter().map(|p| p.as_path()))
+        .collect();
     let root = config.root.as_os_str().as_encoded_bytes();
-    Ok(stamp::digest_files(&[config_bytes, root], &files))
+    stamp::digest_files(&[config_bytes, root], &files)
 }
 
 fn outputs_digest(config: &Config) -> Result<String> {

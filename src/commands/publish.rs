@@ -27,7 +27,7 @@ const MAX_LOGGED: usize = 20;
 pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     let config = ctx.config()?;
     if dry_run {
-        let (content, templates) = load(&config)?;
+        let (content, templates) = load(&config, &content::Sources::find(&config)?)?;
         return dry(ctx, &config, &content, templates.as_ref());
     }
     let _lock = PublishLock::acquire(
@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
             print_report(ctx, &build::report_of(stamp));
         }
         None => {
-            let (content, templates) = load(&config)?;
+            let (content, templates) = load(&config, &fresh.sources)?;
             let report = build_feeds(ctx, &config, &content)?;
             print_report(ctx, &report);
             loaded = Some((content, templates, report));
@@ -80,7 +80,10 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     }
     let (content, templates) = match loaded {
         Some((content, Some(templates), _)) => (content, templates),
-        _ => (content::load(&config)?, Templates::load(&config)?),
+        _ => (
+            content::load_from(&config, &fresh.sources)?,
+            Templates::load(&config)?,
+        ),
     };
     let secret = secret::load_or_create(&config.state_dir)?;
     let mailers = mailers(&config, n, &templates, &content, &open_slugs, ctx)?;
@@ -185,8 +188,8 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
 
 /// The posts, and the templates when there is a newsletter: everything checked before the
 /// first write.
-fn load(config: &Config) -> Result<(Content, Option<Templates>)> {
-    let content = content::load(config)?;
+fn load(config: &Config, sources: &content::Sources) -> Result<(Content, Option<Templates>)> {
+    let content = content::load_from(config, sources)?;
     let templates = config
         .newsletter
         .as_ref()

@@ -16,8 +16,9 @@ use comrak::{Arena, Options, parse_document};
 pub struct Rendered {
     /// Sanitised HTML with absolute URLs; the hero image, if any, comes first.
     pub html: String,
-    /// The first paragraph as plain text, cut to at most [`SUMMARY_MAX`] characters.
-    pub first_paragraph: String,
+    /// The summary the body gives: its first paragraph as plain text, cut to at most
+    /// [`SUMMARY_MAX`] characters (`Post::render` puts the text before a summary divider here).
+    pub summary: String,
 }
 
 /// The longest default summary, in characters, ellipsis included.
@@ -47,7 +48,7 @@ pub fn render(
     let opts = options(unsafe_html);
     let arena = Arena::new();
     let root = parse_document(&arena, body, &opts);
-    let first_paragraph = root
+    let summary = root
         .descendants()
         .filter(|n| matches!(n.data().value, NodeValue::Paragraph))
         .map(|p| {
@@ -74,10 +75,7 @@ pub fn render(
         }
         _ => body_html,
     };
-    Rendered {
-        html,
-        first_paragraph,
-    }
+    Rendered { html, summary }
 }
 
 /// The text of a node, without image alt text (a paragraph holding only an image is no summary)
@@ -298,7 +296,7 @@ mod tests {
             "T",
         );
         assert_eq!(r.html.matches("h.webp").count(), 1, "{}", r.html);
-        assert_eq!(r.first_paragraph, "Text");
+        assert_eq!(r.summary, "Text");
     }
 
     #[test]
@@ -310,11 +308,11 @@ mod tests {
             None,
             "",
         );
-        assert_eq!(r.first_paragraph, "Hi there !");
+        assert_eq!(r.summary, "Hi there !");
     }
 
     #[test]
-    fn first_paragraph_is_plain_text() {
+    fn summary_is_the_first_paragraph_as_plain_text() {
         let r = render(
             "# Head\n\nSome *bold* `code` and [link](/x).\nNext line.\n\nSecond.",
             &base(),
@@ -322,7 +320,7 @@ mod tests {
             None,
             "",
         );
-        assert_eq!(r.first_paragraph, "Some bold code and link. Next line.");
+        assert_eq!(r.summary, "Some bold code and link. Next line.");
     }
 
     #[test]

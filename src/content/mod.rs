@@ -51,9 +51,15 @@ pub struct Post {
     pub body: String,
     /// The file line the body starts on.
     pub body_line: usize,
+    /// Template syntax (shortcodes, Liquid) in `body` still to expand, with the summary
+    /// divider to cut after it: see `finish_bodies`.
+    pub unexpanded: Option<Unexpanded>,
+    /// Where the summary divider stood in `body`: the text before it is the summary, when the
+    /// front matter gives none.
+    pub summary_end: Option<usize>,
     pub permalink: Url,
-    /// The front matter's scalar values by key path, for Hugo's `param` shortcode (empty for
-    /// every other generator's posts).
+    /// The front matter's scalar values by key path, for Hugo's `param` shortcode (kept only
+    /// for Hugo posts that hold template syntax).
     pub params: BTreeMap<String, String>,
     /// Hugo's `publishDate`: not due before it (when later than `date`).
     pub publish: Option<DateTime<FixedOffset>>,
@@ -84,19 +90,34 @@ impl Post {
 
     /// Renders the body (with the hero image first) for feeds and mails.
     pub fn render(&self, unsafe_html: bool) -> Rendered {
-        markdown::render(
+        let mut rendered = markdown::render(
             &self.body,
             &self.permalink,
             unsafe_html,
             self.image.as_deref(),
             &self.title,
-        )
+        );
+        // Rendered here, for the posts shown, rather than when the divider is found in all.
+        if let Some(before) = self.summary_end.and_then(|end| self.body.get(..end)) {
+            let text = one_line(&markdown::to_plain_text(before));
+            if !text.is_empty() {
+                rendered.summary = text;
+            }
+        }
+        rendered
     }
 
-    /// The summary: the front matter's, else the first paragraph of `rendered`.
+    /// The summary: the front matter's, else the one the body gives.
     pub fn summary<'a>(&'a self, rendered: &'a Rendered) -> &'a str {
-        self.summary.as_deref().unwrap_or(&rendered.first_paragraph)
+        self.summary.as_deref().unwrap_or(&rendered.summary)
     }
+}
+
+/// What a body holding template syntax still needs once every post's URL is known.
+#[derive(Debug, Clone)]
+pub struct Unexpanded {
+    /// The post's own divider, else the site's.
+    divider: Option<String>,
 }
 
 /// Every post of the site, and what loading noticed but did not reject.
@@ -164,9 +185,15 @@ pub fn tag_names<'a>(posts: impl IntoIterator<Item = &'a Post>) -> BTreeMap<Stri
 /// Loads every post under `config.content_dir`. Every file is checked on its own; all problems
 /// are returned together.
 pub fn load(config: &Config) -> Result<Content> {
+    load_from(config, &Sources::find(config)?)
+}
+
+/// Loads the post files `sources` found: a caller that already walked the content folder (to
+/// digest it) does not walk it again.
+pub fn load_from(config: &Config, sources: &Sources) -> Result<Content> {
     let rules = source::rules(config.site.generator);
-    let files = post_files(config)?;
-    let results: Vec<Loaded> = files
+    let results: Vec<Loaded> = sources
+        .0
         .par_iter()
         .map(|f| load_post(config, rules, f))
         .collect();
@@ -220,8 +247,16 @@ pub fn load(config: &Config) -> Result<Content> {
 }
 
 /// Every post file under `content_dir`, sorted (hidden files and folders skipped).
-pub fn source_files(config: &Config) -> Result<Vec<PathBuf>> {
-    Ok(post_files(config)?.into_iter().map(|f| f.path).collect())
+pub struct Sources(Vec<SourceFile>);
+
+impl Sources {
+    pub fn find(config: &Config) -> Result<Sources> {
+        post_files(config).map(Sources)
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.0.iter().map(|f| f.path.as_path())
+    }
 }
 
 fn post_files(config: &Config) -> Result<Vec<SourceFile>> {
@@ -274,15 +309,6 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
             "not valid UTF-8",
         )]
     })?;
-    let field = |key: &str| source::field_for(config, rules, key);
-    let keys = front_matter::Keys {
-        field: &field,
-        ignore_case: rules.is_some_and(|r| r.ignore_case),
-        strict: rules.is_none(),
-        split_words: rules.is_some_and(|r| r.split_words),
-        // Only Hugo's `param` shortcode reads them.
-        params: config.site.generator == crate::config::Generator::Hugo,
-    };
     let (format, fm_text, first_line, body) = match rules {
         None => {
             let (yaml, line, body) = front_matter::split(&shown, &text).map_err(|d| vec![d])?;
@@ -293,7 +319,19 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
             None => (front_matter::Format::Yaml, "", 1, text.as_str()),
         },
     };
-    let body_line = text[..text.len() - body.len()].matches('\n').count() + 1;
+    let body_line =
+        memchr::memchr_iter(b'\n', &text.as_bytes()[..text.len() - body.len()]).count() + 1;
+    // Looked for here, while the file is in cache: most posts hold no template syntax.
+    let dialect = template_dialect(config).filter(|d| shortcodes::has_template_syntax(body, *d));
+    let field = |key: &str| source::field_for(config, rules, key);
+    let keys = front_matter::Keys {
+        field: &field,
+        ignore_case: rules.is_some_and(|r| r.ignore_case),
+        strict: rules.is_none(),
+        split_words: rules.is_some_and(|r| r.split_words),
+        // Only Hugo's `param` shortcode reads them.
+        params: dialect == Some(shortcodes::Dialect::Hugo),
+    };
     let fm = front_matter::parse_any(&shown, format, fm_text, first_line, &keys)?;
     let tz = config.site.timezone;
     let mut problems = Vec::new();
@@ -505,18 +543,18 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
             )
         }));
     }
-    let mut summary = fm.summary.map(|s| one_line(&s)).filter(|s| !s.is_empty());
-    // A post's own divider (Jekyll's `excerpt_separator`) ends its summary here; the site's
-    // ends it once the templates are expanded.
-    let body = match fm.divider.as_deref().and_then(|d| split_divider(body, d)) {
-        Some((before, after)) => {
-            if summary.is_none() {
-                summary =
-                    Some(one_line(&markdown::to_plain_text(before))).filter(|s| !s.is_empty());
-            }
-            format!("{before}{after}")
+    let summary = fm.summary.map(|s| one_line(&s)).filter(|s| !s.is_empty());
+    let divider = fm.divider.as_deref().or(site_divider(config, rules));
+    // A body without template syntax is final: its summary divider is cut at once.
+    let (body, unexpanded, summary_end) = match dialect {
+        Some(_) => {
+            let divider = divider.map(str::to_string);
+            (body.to_string(), Some(Unexpanded { divider }), None)
         }
-        None => body.to_string(),
+        None => match divider.and_then(|d| split_divider(body, d)) {
+            Some((before, after)) => (format!("{before}{after}"), None, Some(before.len())),
+            None => (body.to_string(), None, None),
+        },
     };
     let post = Post {
         source: shown.clone(),
@@ -534,6 +572,8 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
             .unwrap_or_else(|| config.site.author.name.clone()),
         body,
         body_line,
+        unexpanded,
+        summary_end,
         permalink,
         slug,
         publish,
@@ -602,31 +642,39 @@ fn split_divider<'a>(body: &'a str, divider: &str) -> Option<(&'a str, &'a str)>
     Some((&body[..at], after.strip_prefix('\n').unwrap_or(after)))
 }
 
-/// Finishes each body once every post's URL is known: shortcodes and Liquid tags in a
-/// generator's post become what the generator's built-ins make of them (references to other
-/// posts resolve to their URLs), then the summary divider, if any, ends the summary.
-fn finish_bodies(
-    config: &Config,
-    rules: Option<&source::Rules>,
-    posts: &mut [Post],
-) -> Vec<Diagnostic> {
-    let divider = config
+/// The site's summary divider: `content.summary_divider`, else the generator's own.
+fn site_divider<'a>(config: &'a Config, rules: Option<&source::Rules>) -> Option<&'a str> {
+    config
         .content
         .summary_divider
         .as_deref()
-        .or(rules.and_then(|r| r.divider));
-    let dialect = match config.site.generator {
+        .or(rules.and_then(|r| r.divider))
+}
+
+/// The template syntax a generator's posts may hold.
+fn template_dialect(config: &Config) -> Option<shortcodes::Dialect> {
+    match config.site.generator {
         crate::config::Generator::Hugo => Some(shortcodes::Dialect::Hugo),
         // Eleventy runs Markdown through Liquid (or Nunjucks, the same tags) first.
         crate::config::Generator::Jekyll | crate::config::Generator::Eleventy => {
             Some(shortcodes::Dialect::Jekyll)
         }
         crate::config::Generator::Zola => Some(shortcodes::Dialect::Zola),
-        _ => None,
-    };
-    if dialect.is_none() && divider.is_none() {
-        return Vec::new();
+        crate::config::Generator::Herald => None,
     }
+}
+
+/// Finishes the bodies that hold template syntax once every post's URL is known: shortcodes
+/// and Liquid tags become what the generator's built-ins make of them (references to other
+/// posts resolve to their URLs), then the summary divider, if any, marks the summary's end.
+fn finish_bodies(
+    config: &Config,
+    rules: Option<&source::Rules>,
+    posts: &mut [Post],
+) -> Vec<Diagnostic> {
+    let Some(dialect) = template_dialect(config) else {
+        return Vec::new();
+    };
     // Built on the first reference only: most posts name no other post.
     let index = std::sync::OnceLock::new();
     let index_of = || index.get_or_init(|| RefIndex::new(config, rules, posts));
@@ -642,64 +690,58 @@ fn finish_bodies(
         u.set_path("");
         u.as_str().trim_end_matches('/').to_string()
     };
-    let results: Vec<(Option<String>, Option<String>, Vec<Diagnostic>)> = posts
+    // The new body, where its summary ends, and what expanding it found.
+    type Finished = (String, Option<usize>, Vec<Diagnostic>);
+    let results: Vec<Option<Finished>> = posts
         .par_iter()
         .map(|p| {
-            let mut body = None;
-            let mut found = Vec::new();
-            if let Some(dialect) = dialect
-                && shortcodes::has_template_syntax(&p.body, dialect)
-            {
-                let params = |key: &str| -> Option<String> {
-                    let key = if dialect == shortcodes::Dialect::Hugo {
-                        key.to_lowercase()
-                    } else {
-                        key.to_string()
-                    };
-                    p.params.get(&key).cloned()
+            let divider = &p.unexpanded.as_ref()?.divider;
+            let params = |key: &str| -> Option<String> {
+                let key = if dialect == shortcodes::Dialect::Hugo {
+                    key.to_lowercase()
+                } else {
+                    key.to_string()
                 };
-                let resolve = |r: shortcodes::Ref<'_>| index_of().resolve(r);
-                let ctx = shortcodes::Context {
-                    dialect,
-                    base_url: base,
-                    jekyll_baseurl: &jekyll_baseurl,
-                    jekyll_url: &jekyll_url,
-                    param: &params,
-                    resolve: &resolve,
-                };
-                let out = shortcodes::expand(&p.body, &ctx);
-                found = out
-                    .findings
-                    .into_iter()
-                    .map(|f| {
-                        Diagnostic::at(
-                            Location::line(&p.source, f.line + p.body_line - 1),
-                            f.message,
-                        )
-                    })
-                    .collect();
-                body = Some(out.body);
-            }
-            let text = body.as_deref().unwrap_or(&p.body);
-            let mut summary = None;
-            if let Some((before, after)) = divider.and_then(|d| split_divider(text, d)) {
-                if p.summary.is_none() {
-                    summary = Some(one_line(&markdown::to_plain_text(before)));
-                }
-                body = Some(format!("{before}{after}"));
-            }
-            (body, summary, found)
+                p.params.get(&key).cloned()
+            };
+            let resolve = |r: shortcodes::Ref<'_>| index_of().resolve(r);
+            let ctx = shortcodes::Context {
+                dialect,
+                base_url: base,
+                jekyll_baseurl: &jekyll_baseurl,
+                jekyll_url: &jekyll_url,
+                param: &params,
+                resolve: &resolve,
+            };
+            let out = shortcodes::expand(&p.body, &ctx);
+            let found = out
+                .findings
+                .into_iter()
+                .map(|f| {
+                    Diagnostic::at(
+                        Location::line(&p.source, f.line + p.body_line - 1),
+                        f.message,
+                    )
+                })
+                .collect();
+            Some(
+                match divider.as_deref().and_then(|d| split_divider(&out.body, d)) {
+                    Some((before, after)) => {
+                        (format!("{before}{after}"), Some(before.len()), found)
+                    }
+                    None => (out.body, None, found),
+                },
+            )
         })
         .collect();
     let mut warnings = Vec::new();
-    for (p, (body, summary, found)) in posts.iter_mut().zip(results) {
-        if let Some(b) = body {
-            p.body = b;
+    for (p, done) in posts.iter_mut().zip(results) {
+        if let Some((body, summary_end, found)) = done {
+            p.body = body;
+            p.summary_end = summary_end;
+            p.unexpanded = None;
+            warnings.extend(found);
         }
-        if let Some(s) = summary.filter(|s| !s.is_empty()) {
-            p.summary = Some(s);
-        }
-        warnings.extend(found);
     }
     warnings
 }
@@ -868,11 +910,120 @@ mod tests {
             author: "a".into(),
             body: String::new(),
             body_line: 1,
+            unexpanded: None,
+            summary_end: None,
             permalink: Url::parse("https://e.com/").unwrap(),
             publish: None,
             expires: None,
             params: BTreeMap::new(),
         }
+    }
+
+    /// A blog of `generator` with `posts` (path, text), `content` keys added from `extra`,
+    /// loaded.
+    fn blog(generator: &str, extra: &str, posts: &[(&str, &str)]) -> Content {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in posts {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let yaml = format!(
+            "site: {{ title: T, base_url: 'https://h.example.org/', generator: {generator} }}\n\
+             content_dir: .\ncontent: {{ root: .{extra} }}\n"
+        );
+        let config = Config::parse(dir.path(), &dir.path().join("herald.yaml"), &yaml).unwrap();
+        load(&config).unwrap()
+    }
+
+    fn hugo_blog(extra: &str, posts: &[(&str, &str)]) -> Content {
+        blog("hugo", extra, posts)
+    }
+
+    /// The summary feeds and mails show for the only post of `content`.
+    fn shown_summary(content: &Content) -> String {
+        let p = &content.posts[0];
+        p.summary(&p.render(false)).to_string()
+    }
+
+    #[test]
+    fn the_divider_is_cut_after_the_shortcodes_are_expanded() {
+        let content = hugo_blog(
+            "",
+            &[(
+                "a.md",
+                "---\ntitle: A\ndate: 2024-01-01\nmood: sunny\n---\n\n\
+                 It was {{< param \"mood\" >}} all day.\n\n<!--more-->\n\nThe rest.\n",
+            )],
+        );
+        let p = &content.posts[0];
+        assert_eq!(p.body, "\nIt was sunny all day.\n\n\nThe rest.\n");
+        assert!(p.unexpanded.is_none());
+        assert_eq!(shown_summary(&content), "It was sunny all day.");
+    }
+
+    #[test]
+    fn a_divider_in_a_plain_body_is_cut_on_loading() {
+        let content = hugo_blog(
+            "",
+            &[(
+                "a.md",
+                "---\ntitle: A\ndate: 2024-01-01\n---\nFirst.\n\nSecond.\n<!--more-->\nThe rest.\n",
+            )],
+        );
+        let p = &content.posts[0];
+        assert_eq!(p.body, "First.\n\nSecond.\nThe rest.\n");
+        assert!(p.unexpanded.is_none());
+        // Every paragraph before the divider, where the default summary is the first only.
+        assert_eq!(shown_summary(&content), "First. Second.");
+    }
+
+    #[test]
+    fn a_posts_own_divider_wins_over_the_sites() {
+        let content = blog(
+            "jekyll",
+            ", summary_divider: '<!-- site -->'",
+            &[(
+                "_posts/2024-01-01-a.md",
+                "---\ntitle: A\ndate: 2024-01-01\nexcerpt_separator: '<!-- own -->'\n---\n\
+                 One.\n\n<!-- own -->\n\nTwo.\n\n<!-- site -->\n\nThree.\n",
+            )],
+        );
+        assert_eq!(shown_summary(&content), "One.");
+        // Without a divider of its own, the site's.
+        let content = blog(
+            "jekyll",
+            ", summary_divider: '<!-- site -->'",
+            &[(
+                "_posts/2024-01-01-a.md",
+                "---\ntitle: A\ndate: 2024-01-01\n---\nOne.\n\nTwo.\n\n<!-- site -->\n\nThree.\n",
+            )],
+        );
+        assert_eq!(shown_summary(&content), "One. Two.");
+    }
+
+    #[test]
+    fn hugo_params_are_kept_only_for_bodies_with_template_syntax() {
+        let content = hugo_blog(
+            "",
+            &[
+                (
+                    "a.md",
+                    "---\ntitle: A\ndate: 2024-01-01\nmood: x\n---\nPlain.\n",
+                ),
+                (
+                    "b.md",
+                    "---\ntitle: B\ndate: 2024-01-02\nmood: y\n---\n{{< param mood >}}\n",
+                ),
+            ],
+        );
+        let by_title = |t: &str| content.posts.iter().find(|p| p.title == t).unwrap();
+        assert!(by_title("A").params.is_empty());
+        assert_eq!(
+            by_title("B").params.get("mood").map(String::as_str),
+            Some("y")
+        );
+        assert_eq!(by_title("B").body, "y\n");
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub struct PostData {
 impl PostData {
     pub fn new(config: &Config, post: &Post, rendered: &Rendered) -> PostData {
         let content_text = html2text::from_read(rendered.html.as_bytes(), 72)
-            .unwrap_or_else(|_| rendered.first_paragraph.clone());
+            .unwrap_or_else(|_| rendered.summary.clone());
         PostData {
             slug: post.slug.clone(),
             title: post.title.clone(),

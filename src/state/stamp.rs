@@ -3,7 +3,7 @@
 //! being valid (the next scheduled post). When nothing changed and no post became due, a cron
 //! run can skip loading, rendering and planning entirely.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -62,12 +62,12 @@ pub fn remove(state_dir: &Path) {
 
 /// Digest of files' metadata (path, size, mtime in ns, inode); a missing file counts too.
 /// The `stat` calls run in parallel: on a cron run they are most of the work.
-pub fn digest_files(extra: &[&[u8]], files: &[PathBuf]) -> String {
+pub fn digest_files<P: AsRef<Path> + Sync>(extra: &[&[u8]], files: &[P]) -> String {
     use rayon::prelude::*;
     let stamps: Vec<Option<(u64, u128, u64)>> = files
         .par_iter()
         .map(|f| {
-            let m = std::fs::metadata(f).ok()?;
+            let m = std::fs::metadata(f.as_ref()).ok()?;
             let mtime = m
                 .modified()
                 .ok()
@@ -88,7 +88,7 @@ pub fn digest_files(extra: &[&[u8]], files: &[PathBuf]) -> String {
         h.update(e);
     }
     for (f, stamp) in files.iter().zip(stamps) {
-        h.update(f.as_os_str().as_encoded_bytes());
+        h.update(f.as_ref().as_os_str().as_encoded_bytes());
         h.update([0]);
         match stamp {
             Some((len, mtime, ino)) => {

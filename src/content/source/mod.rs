@@ -15,6 +15,7 @@ mod zola;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
 
 use super::front_matter::{Field, herald_field};
 use crate::config::{Config, Generator};
@@ -183,35 +184,37 @@ pub fn walk_dir(dir: &Path, visit: &mut dyn FnMut(&Path, bool) -> Result<bool>) 
 
 /// Walks `dir` the way Hugo and Zola read content: a folder holding `index.<ext>` is one
 /// post (its other files are its resources); `_index.<ext>` is a section page, not a post.
-/// Each folder is listed once; no file is looked up by name.
+/// A bundle is known by its index file's name, so its resources are never listed.
 pub fn walk_bundles(dir: &Path, exts: &[&str], out: &mut Vec<SourceFile>) -> Result<()> {
-    let mut dirs = Vec::new();
-    let mut pages = Vec::new();
-    let mut index = None;
-    walk_dir(dir, &mut |path, is_dir| {
-        if is_dir {
-            dirs.push(path.to_path_buf());
-        } else if has_ext(path, exts) {
-            let name = file_name(path);
-            if name.starts_with("index.") {
-                index = Some(path.to_path_buf());
-            } else if !name.starts_with('_') {
-                pages.push(path.to_path_buf());
-            }
-        }
-        Ok(false)
-    })?;
-    if let Some(path) = index {
+    if let Some(path) = exts
+        .iter()
+        .map(|ext| dir.join(format!("index.{ext}")))
+        .find(|p| p.is_file())
+    {
         out.push(SourceFile { path, bundle: true });
         return Ok(());
     }
-    out.extend(pages.into_iter().map(|path| SourceFile {
-        path,
-        bundle: false,
-    }));
-    for d in dirs {
-        walk_bundles(&d, exts, out)?;
-    }
+    let mut dirs = Vec::new();
+    walk_dir(dir, &mut |path, is_dir| {
+        if is_dir {
+            dirs.push(path.to_path_buf());
+        } else if has_ext(path, exts) && !file_name(path).starts_with('_') {
+            out.push(SourceFile {
+                path: path.to_path_buf(),
+                bundle: false,
+            });
+        }
+        Ok(false)
+    })?;
+    // Folders are looked into on every core: a blog of bundles is thousands of them.
+    let found: Vec<Vec<SourceFile>> = dirs
+        .par_iter()
+        .map(|d| {
+            let mut files = Vec::new();
+            walk_bundles(d, exts, &mut files).map(|()| files)
+        })
+        .collect::<Result<_>>()?;
+    out.extend(found.into_iter().flatten());
     Ok(())
 }
 
