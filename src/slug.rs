@@ -34,19 +34,16 @@ use icu_properties::props::{Diacritic, GeneralCategory, GeneralCategoryGroup};
 use icu_properties::{CodePointMapData, CodePointSetData};
 use unicode_normalization::UnicodeNormalization;
 
-/// Whether `c` is of one of the general category groups in `group`.
-fn is_in(c: char, group: GeneralCategoryGroup) -> bool {
-    group.contains(CodePointMapData::<GeneralCategory>::new().get(c))
-}
-
 /// A letter, a mark or a decimal digit (`\p{L}`, `\p{M}`, `\p{Nd}`).
 fn is_letter_mark_digit(c: char) -> bool {
-    is_in(
-        c,
-        GeneralCategoryGroup::Letter
-            .union(GeneralCategoryGroup::Mark)
-            .union(GeneralCategoryGroup::DecimalNumber),
-    )
+    // ASCII has no marks, and its letters and digits are the alphanumerics: no table lookup.
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    GeneralCategoryGroup::Letter
+        .union(GeneralCategoryGroup::Mark)
+        .union(GeneralCategoryGroup::DecimalNumber)
+        .contains(CodePointMapData::<GeneralCategory>::new().get(c))
 }
 
 /// herald's own limits on top of a generator's rule (see the comment that opens this part): no
@@ -62,19 +59,14 @@ pub fn hugo_urlize(s: &str) -> Option<String> {
     // Any other character is dropped without a trace; a run of white space after something kept
     // becomes one `-`, but none next to a kept `-`. Lower case is the one-letter mapping, letter
     // by letter: `İ` is `i`, `Σ` is always `σ`. This is the folder name; a URL escapes it.
-    let chars: Vec<char> = s.chars().collect();
-    let hex_at = |i: usize| chars.get(i).is_some_and(char::is_ascii_hexdigit);
+    let b = s.as_bytes();
+    let hex_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
     let mut out = String::with_capacity(s.len());
     let mut space_before = false;
     let mut after_hyphen = false;
-    for (i, &c) in chars.iter().enumerate() {
+    for (i, c) in s.char_indices() {
         let kept = matches!(c, '.' | '/' | '\\' | '_' | '#' | '+' | '~' | '-' | '@')
-            || is_in(
-                c,
-                GeneralCategoryGroup::Letter
-                    .union(GeneralCategoryGroup::DecimalNumber)
-                    .union(GeneralCategoryGroup::Mark),
-            )
+            || is_letter_mark_digit(c)
             || (c == '%' && hex_at(i + 1) && hex_at(i + 2));
         if kept {
             after_hyphen = c == '-';
@@ -84,6 +76,7 @@ pub fn hugo_urlize(s: &str) -> Option<String> {
             space_before = false;
             match c {
                 '\u{130}' => out.push('i'),
+                c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
                 _ => out.extend(c.to_lowercase()),
             }
         } else if !out.is_empty() && !after_hyphen && c.is_whitespace() {

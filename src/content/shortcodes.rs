@@ -321,7 +321,8 @@ impl<K> Out<K> {
 
 /// The position of `pat` at or after `from`.
 fn find(s: &str, from: usize, pat: &str) -> Option<usize> {
-    s.get(from..)?.find(pat).map(|k| from + k)
+    // memchr's vectorised search: bodies are long and the patterns short.
+    memchr::memmem::find(s.as_bytes().get(from..)?, pat.as_bytes()).map(|k| from + k)
 }
 
 /// Whether `pat` starts at byte `p`.

@@ -50,7 +50,8 @@ fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
     let section = dirs.first().cloned().unwrap_or_default();
     let urlize = |s: &str| hugo_urlize(s).unwrap_or_default();
     let slug = f.slug.map(urlize).filter(|s| !s.is_empty());
-    let name = urlize(&f.file.name());
+    // Made only when the pattern asks for it: most patterns use the slug alone.
+    let name = || urlize(&f.file.name());
     if let Permalinks::Sections(map) = &f.config.site.permalinks
         && let Some(pattern) = map.get(&section)
     {
@@ -67,14 +68,14 @@ fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
             Token::Sections => dirs.iter().map(|d| urlize(d)).collect::<Vec<_>>().join("/"),
             Token::Title => urlize(f.title),
             Token::Slug => slug.clone().unwrap_or_else(|| urlize(f.title)),
-            Token::SlugOrFilename => slug.clone().unwrap_or_else(|| name.clone()),
-            Token::Filename => name.clone(),
+            Token::SlugOrFilename => slug.clone().unwrap_or_else(name),
+            Token::Filename => name(),
             _ => String::new(),
         });
         return Ok(finish(&path, ugly));
     }
     let mut parts: Vec<String> = dirs.iter().map(|d| urlize(d)).collect();
-    parts.push(slug.unwrap_or(name));
+    parts.push(slug.unwrap_or_else(name));
     Ok(finish(&parts.join("/"), ugly))
 }
 
