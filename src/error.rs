@@ -133,7 +133,7 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The process exit code, decided in one place (DESIGN.md "Commands"). The fourth code, 2
+/// The process exit code, decided in one place (README "Exit codes"). The fourth code, 2
 /// for a usage error, is clap's: it exits before herald runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {

@@ -1,5 +1,5 @@
-//! `herald serve [--listen ADDR]`: the web endpoint (DESIGN.md "The web endpoint") on
-//! `serve.listen`, until SIGTERM or Ctrl-C; requests in flight finish first.
+//! `herald serve [--listen ADDR]`: the web endpoint (README "The web endpoint: sign-up and
+//! unsubscribe") on `serve.listen`, until SIGTERM or Ctrl-C; requests in flight finish first.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
