@@ -546,15 +546,12 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
     let summary = fm.summary.map(|s| one_line(&s)).filter(|s| !s.is_empty());
     let divider = fm.divider.as_deref().or(site_divider(config, rules));
     // A body without template syntax is final: its summary divider is cut at once.
-    let (body, unexpanded, summary_end) = match dialect {
+    let ((body, summary_end), unexpanded) = match dialect {
         Some(_) => {
             let divider = divider.map(str::to_string);
-            (body.to_string(), Some(Unexpanded { divider }), None)
+            ((body.to_string(), None), Some(Unexpanded { divider }))
         }
-        None => match divider.and_then(|d| split_divider(body, d)) {
-            Some((before, after)) => (format!("{before}{after}"), None, Some(before.len())),
-            None => (body.to_string(), None, None),
-        },
+        None => (cut_divider(body, divider), None),
     };
     let post = Post {
         source: shown.clone(),
@@ -642,6 +639,14 @@ fn split_divider<'a>(body: &'a str, divider: &str) -> Option<(&'a str, &'a str)>
     Some((&body[..at], after.strip_prefix('\n').unwrap_or(after)))
 }
 
+/// `body` without its first `divider`, and where the divider stood (the summary's end).
+fn cut_divider(body: &str, divider: Option<&str>) -> (String, Option<usize>) {
+    match divider.and_then(|d| split_divider(body, d)) {
+        Some((before, after)) => (format!("{before}{after}"), Some(before.len())),
+        None => (body.to_string(), None),
+    }
+}
+
 /// The site's summary divider: `content.summary_divider`, else the generator's own.
 fn site_divider<'a>(config: &'a Config, rules: Option<&source::Rules>) -> Option<&'a str> {
     config
@@ -724,14 +729,8 @@ fn finish_bodies(
                     )
                 })
                 .collect();
-            Some(
-                match divider.as_deref().and_then(|d| split_divider(&out.body, d)) {
-                    Some((before, after)) => {
-                        (format!("{before}{after}"), Some(before.len()), found)
-                    }
-                    None => (out.body, None, found),
-                },
-            )
+            let (body, summary_end) = cut_divider(&out.body, divider.as_deref());
+            Some((body, summary_end, found))
         })
         .collect();
     let mut warnings = Vec::new();
@@ -936,10 +935,6 @@ mod tests {
         load(&config).unwrap()
     }
 
-    fn hugo_blog(extra: &str, posts: &[(&str, &str)]) -> Content {
-        blog("hugo", extra, posts)
-    }
-
     /// The summary feeds and mails show for the only post of `content`.
     fn shown_summary(content: &Content) -> String {
         let p = &content.posts[0];
@@ -948,7 +943,8 @@ mod tests {
 
     #[test]
     fn the_divider_is_cut_after_the_shortcodes_are_expanded() {
-        let content = hugo_blog(
+        let content = blog(
+            "hugo",
             "",
             &[(
                 "a.md",
@@ -964,7 +960,8 @@ mod tests {
 
     #[test]
     fn a_divider_in_a_plain_body_is_cut_on_loading() {
-        let content = hugo_blog(
+        let content = blog(
+            "hugo",
             "",
             &[(
                 "a.md",
@@ -1004,7 +1001,8 @@ mod tests {
 
     #[test]
     fn hugo_params_are_kept_only_for_bodies_with_template_syntax() {
-        let content = hugo_blog(
+        let content = blog(
+            "hugo",
             "",
             &[
                 (
