@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# browser.sh HERALD: a person's walk through `herald serve` in headless Chromium (issue 7):
+# browser.sh HERALD: a person's walk through `herald serve` in headless Chromium:
 # sign up, confirm from the mail in outbox/, get the next post, unsubscribe with one click;
 # every page and both mails audited for accessibility with axe-core.
 # Screenshots of every page land in target/screenshots/. See .ci/browser_check.py.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""browser_check.py: a person's walk through `herald serve` in headless Chromium (issue 7).
+"""browser_check.py: a person's walk through `herald serve` in headless Chromium.
 
 Usage:
   python3 .ci/browser_check.py --herald target/release/herald [--out target/screenshots]

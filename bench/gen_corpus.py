@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deterministic benchmark corpus for herald (issue 6). Python 3 stdlib only.
+"""Deterministic benchmark corpus for herald. Python 3 stdlib only.
 
 Three kinds of site:
 

@@ -1,4 +1,4 @@
-//! `herald init`, `check` and `build` as users run them (DESIGN.md "Commands"), and every error
+//! `herald init`, `check` and `build` as users run them (README "Commands"), and every error
 //! a user can make with a post or the config: the exact `file:line: message` on stderr, exit
 //! code 1, `public/` exactly as the previous good build left it, and never a panic.
 //!

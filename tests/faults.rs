@@ -1,4 +1,4 @@
-//! herald under faults (issue 5, "Faults"; README "The delivery guarantee"): a relay that
+//! herald under faults (README "The delivery guarantee"): a relay that
 //! answers 421, 451 and 550, drops the line in the middle of DATA or stalls past
 //! `timeout_secs`; `kill -9` in the middle of a large send and of a feed build; overlapping
 //! runs; a locked or corrupt state database; an outbox or `public/` that cannot be written

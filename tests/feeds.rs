@@ -1,4 +1,4 @@
-//! Feeds as a feed reader sees them (DESIGN.md "Feeds" and "Posts"): `herald build` on fixture
+//! Feeds as a feed reader sees them (README "Posts", "Subscribing to a tag"): `herald build` on fixture
 //! sites, then every feed read back with feed-rs (RSS, Atom) and serde_json (JSON Feed).
 //!
 //! Most tests use `tests/fixtures/hard/`, which `.ci/feeds_check.py` reads too. At `NOW`
@@ -626,7 +626,8 @@ fn drafts_and_future_posts_stay_out_until_due() {
             .contains("ok: 10 posts published, 1 scheduled, 1 drafts")
     );
 
-    // One second before its date, still out; at its date exactly, in (DESIGN.md: at or before).
+    // One second before its date, still out; at its date exactly, in: a post is due at or
+    // after its date.
     site.set_now("2025-06-30T23:59:59Z");
     site.build();
     absent(&site, "Scheduled for July");

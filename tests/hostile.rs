@@ -1,5 +1,5 @@
-//! Hostile values end to end, and the security promises (issue 5, "Bad input" and
-//! "Security"; DESIGN.md "Newsletter", "Configuration", "Site root and paths"):
+//! Hostile values end to end, and the security promises (README "Posts",
+//! "Configuration reference", "Subscribers and lists", "The web endpoint"):
 //!
 //! - CR/LF and header names in every field that reaches a mail (title, summary, tags, author,
 //!   list name, subject template, subscriber names and addresses): no header injection, no

@@ -1,5 +1,5 @@
-//! The newsletter as subscribers and the site owner see it (DESIGN.md "Newsletter", the
-//! `newsletter:` and `smtp:` configuration, "Commands"): the real binary runs `publish`,
+//! The newsletter as subscribers and the site owner see it (README "Subscribers and
+//! lists", the `newsletter:` and `smtp:` configuration, "Commands"): the real binary runs `publish`,
 //! `preview`, `status`, `subscribers` and `unsubscribe` on a copy of
 //! `tests/fixtures/newsletter/`, sending through the in-process SMTP server of
 //! `support::smtp` (plain SMTP on 127.0.0.1, `concurrency: 2`, `timeout_secs: 2`), and every

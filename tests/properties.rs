@@ -1,7 +1,7 @@
-//! Property tests (issue 5, "Bad input"): whatever a post, the config or a subscriber CSV holds,
+//! Property tests: whatever a post, the config or a subscriber CSV holds,
 //! herald either accepts it and its output is right, or reports an error naming the file and
-//! line; it never panics, and it stays within a bounded time and memory (DESIGN.md "Commands":
-//! never a panic, for any input).
+//! line; it never panics, and it stays within a bounded time and memory (never a panic, for any
+//! input).
 //!
 //! Most properties call the library directly (`Config::parse`, `content::load`,
 //! `feeds::render`, `lists::read_csv`, `slugify`, `dates::parse`, mail rendering), so each runs
@@ -176,7 +176,7 @@ fn assert_names(err: &Error, file: &str, line: bool) -> Result<(), TestCaseError
 proptest! {
     #![proptest_config(cases(512))]
 
-    /// DESIGN.md "Posts": lowercase, letters and digits kept, every other run one `-`, no `-` at
+    /// README "Posts": lowercase, letters and digits kept, every other run one `-`, no `-` at
     /// either end, empty is `None`. Also: a slug is its own slug (so a tag typed as its slug is
     /// the same tag), and no slug can name a path (`/`, `.`, NUL).
     #[test]
@@ -275,7 +275,7 @@ proptest! {
         }
     }
 
-    /// Every config key with a random value: accepted values hold what DESIGN.md promises,
+    /// Every config key with a random value: accepted values hold what the README promises,
     /// refused ones are reported with the file and line.
     #[test]
     fn config_values_are_accepted_or_reported(
@@ -834,7 +834,7 @@ fn huge_lines_load_and_render_in_bounded_time() {
     })
     .unwrap();
     assert!(files.iter().any(|f| f.path == "rss.xml"));
-    // The summary is cut, whatever the first paragraph's length (DESIGN.md: 300 characters).
+    // The summary is cut, whatever the first paragraph's length (at most 300 characters).
     let rendered = post.render(false);
     assert!(post.summary(&rendered).chars().count() <= 301);
     let templates = Templates::load(&config).unwrap();

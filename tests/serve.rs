@@ -1,4 +1,4 @@
-//! `herald serve` over real HTTP (DESIGN.md "The web endpoint", issue 7): the real binary on
+//! `herald serve` over real HTTP (README "The web endpoint"): the real binary on
 //! `127.0.0.1:0` (the port is read from its "listening on" log line), driven with reqwest.
 //!
 //! Serve's clock starts at the site's `--now` and ticks, so tokens made here with the

@@ -1,7 +1,8 @@
 //! Feeds: which files exist (the site feeds and one set per tag), which posts each holds, and
 //! their bytes in every configured format. Rendering is pure; writing happens in `build`.
 //!
-//! Never reads the clock: every timestamp comes from the posts (DESIGN.md "Feeds").
+//! Never reads the clock: every timestamp comes from the posts, so an unchanged
+//! site rebuilds byte for byte.
 
 mod atom;
 mod json;
@@ -178,7 +179,7 @@ pub fn render(config: &Config, plan: &Plan) -> Result<Vec<FeedFile>> {
             let kind = match file.path.rsplit('/').next() {
                 Some("rss.xml") => Some("RSS"),
                 Some("atom.xml") => Some("Atom"),
-                // DESIGN.md: the OPML lists every feed written, JSON Feed included.
+                // The OPML lists every feed written, JSON Feed included.
                 Some("feed.json") => Some("JSON Feed"),
                 _ => None,
             };

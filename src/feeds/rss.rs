@@ -38,7 +38,7 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>> {
     Ok(explicit_permalink_guids(xml))
 }
 
-/// The `rss` crate leaves out `isPermaLink="true"` (the RSS default); DESIGN.md asks for it
+/// The `rss` crate leaves out `isPermaLink="true"` (the RSS default); herald writes it
 /// explicitly, as some readers treat a bare guid as opaque. A literal `<guid>` can only be the
 /// element itself: text is escaped and HTML in CDATA has no `guid` tag after sanitising.
 fn explicit_permalink_guids(xml: Vec<u8>) -> Vec<u8> {
@@ -61,7 +61,7 @@ fn item(doc: &Doc, i: &super::Item) -> Item {
         title: Some(p.title.clone()),
         link: Some(p.permalink.to_string()),
         // The summary is plain text, but RSS `description` is HTML: escape it, or a summary
-        // holding `<script>` would reach readers as markup (DESIGN.md "Posts", no script).
+        // holding `<script>` would reach readers as markup.
         description: Some(escape_attr(i.summary)),
         guid: Some(Guid {
             value: p.permalink.to_string(),

@@ -1,4 +1,4 @@
-//! The files of `output_dir`, as a feed reader should get them (DESIGN.md "The web endpoint"):
+//! The files of `output_dir`, as a feed reader should get them (README "The web endpoint"):
 //! the feed `Content-Type`s, a strong `ETag` from the bytes (a rebuild that changes nothing
 //! keeps it), `Last-Modified`, 304 on `If-None-Match` (which wins, RFC 9110 13.2.2) or
 //! `If-Modified-Since`, and gzip when `Accept-Encoding` allows it.

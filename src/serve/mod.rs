@@ -1,5 +1,5 @@
 //! `herald serve`: the small web endpoint a site owner puts behind a reverse proxy
-//! (DESIGN.md "The web endpoint"): double opt-in sign-up, confirmation, unsubscribe (a page and
+//! (README "The web endpoint"): double opt-in sign-up, confirmation, unsubscribe (a page and
 //! RFC 8058 one-click), and the files of `output_dir` with caching headers and gzip.
 //!
 //! - [`app`] builds the router from a [`State`]; tests drive it with `oneshot` or a real port.
@@ -32,7 +32,7 @@ use crate::transport::Transport;
 
 use rate_limit::RateLimiter;
 
-/// Request bodies above this are refused with 413 (DESIGN.md: 16 KiB).
+/// Request bodies above this are refused with 413.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// How long requests in flight may take to finish after SIGTERM before serve exits anyway
@@ -127,7 +127,7 @@ impl State {
     }
 }
 
-/// The router: every route of DESIGN.md "The web endpoint", the body limit, and the log line.
+/// The router: every route of the README's "The web endpoint", the body limit, and the log line.
 pub fn app(state: State) -> Router {
     routes::router(state)
 }

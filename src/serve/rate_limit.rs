@@ -1,5 +1,5 @@
 //! The sign-up rate limit: at most `serve.subscribe_per_hour` `POST /subscribe` per client in
-//! any sliding hour (DESIGN.md; 0 means no limit, like `smtp.rate_per_second: 0`).
+//! any sliding hour (0 means no limit, like `smtp.rate_per_second: 0`).
 //!
 //! A client is an IPv4 address or an IPv6 /64 (one customer's network: a /64 gives a single
 //! host billions of addresses). Behind a proxy (`trust_proxy: true`) the client is the last

@@ -1,4 +1,4 @@
-//! The routes of DESIGN.md "The web endpoint", the one app error type, and the middleware that
+//! The routes of the README's "The web endpoint", the one app error type, and the middleware that
 //! writes the log line and renders error pages.
 //!
 //! - A visitor's mistake (a bad address, an expired link) is an ordinary page with a 4xx status

@@ -5,7 +5,7 @@
 //! - `smtp`: a scripted SMTP server on `127.0.0.1:0`, run inside the test.
 //!
 //! A helper lives here once a second topic module needs it; until then it stays beside its one
-//! caller (STYLE.md "No utils grab bag").
+//! caller: no grab bag of utilities.
 
 pub mod mail;
 pub mod site;

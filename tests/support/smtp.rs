@@ -1,5 +1,5 @@
-//! [`SmtpServer`]: a scripted SMTP server on `127.0.0.1:0`, run inside the test (STYLE.md
-//! "Tests": no system mail server, no fixed port).
+//! [`SmtpServer`]: a scripted SMTP server on `127.0.0.1:0`, run inside the test: no
+//! system mail server, no fixed port.
 //!
 //! It speaks the plain ESMTP that lettre's client uses with `security: none` (EHLO/HELO, AUTH
 //! PLAIN and LOGIN, MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT; 8BITMIME and SMTPUTF8 are
