@@ -4,7 +4,7 @@
 //! | transport | what it does |
 //! |---|---|
 //! | [`Outbox`] | writes `outbox/<folder>/<address>.eml` atomically (the default: nothing is mailed by accident) |
-//! | [`Smtp`] | lettre's pooled `SmtpTransport`: STARTTLS, implicit TLS or (loopback only) plain |
+//! | [`Smtp`] | lettre's SMTP client on up to `concurrency` connections of herald's own, each kept open and reused: STARTTLS, implicit TLS or (loopback only) plain |
 //!
 //! Knows envelopes and bytes, never posts or lists.
 

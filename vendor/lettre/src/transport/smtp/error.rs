@@ -117,6 +117,7 @@ pub(crate) enum Kind {
     #[cfg(any(feature = "native-tls", feature = "rustls", feature = "boring-tls"))]
     Tls,
     /// Transport shutdown error
+    #[cfg_attr(not(feature = "pool"), allow(dead_code))]
     TransportShutdown,
 }
 
@@ -203,6 +204,7 @@ pub(crate) fn tls<E: Into<BoxError>>(e: E) -> Error {
     Error::new(Kind::Tls, Some(e))
 }
 
+#[cfg_attr(not(feature = "pool"), allow(dead_code))]
 pub(crate) fn transport_shutdown() -> Error {
     Error::new::<BoxError>(Kind::TransportShutdown, None)
 }
