@@ -97,6 +97,10 @@ pub enum Error {
     /// Any other failure, already phrased for the user.
     #[error("{0}")]
     Message(String),
+    /// Whoever read stdout stopped reading (`herald status | head -1`): the output was wanted
+    /// no further, so the command ends there, quietly and with success, as `cat` and ripgrep do.
+    #[error("standard output was closed")]
+    StdoutClosed,
 }
 
 fn join_lines(diags: &[Diagnostic]) -> String {
@@ -123,9 +127,19 @@ impl Error {
         Error::Message(message.into())
     }
 
+    /// A failed write to stdout: `StdoutClosed` when the reader went away, else an I/O error.
+    pub fn stdout(source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::StdoutClosed
+        } else {
+            Error::io("standard output", source)
+        }
+    }
+
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::Locked { .. } => ExitStatus::TempFail,
+            Error::StdoutClosed => ExitStatus::Success,
             _ => ExitStatus::Failure,
         }
     }

@@ -14,6 +14,8 @@ mod feeds;
 mod generators;
 mod hostile;
 mod newsletter;
+mod pipes;
 mod properties;
+mod repository;
 mod serve;
 mod snapshots;

@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let fresh = freshness(ctx, &config)?;
     if let Some(stamp) = &fresh.stamp {
         ctx.ui.detail(UNCHANGED);
-        print_report(ctx, &report_of(stamp));
+        print_report(ctx, &report_of(stamp))?;
         return Ok(ExitStatus::Success);
     }
     let content = content::load_from(&config, &fresh.sources)?;
@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     }
     let report = build_feeds(ctx, &config, &content)?;
     save_stamp(ctx, &config, &fresh, &content, &report, false)?;
-    print_report(ctx, &report);
+    print_report(ctx, &report)?;
     Ok(ExitStatus::Success)
 }
 
@@ -125,7 +125,7 @@ fn outputs_digest(config: &Config) -> Result<String> {
     Ok(stamp::digest_files(&[], &files))
 }
 
-pub(super) fn print_report(ctx: &Ctx, r: &BuildReport) {
+pub(super) fn print_report(ctx: &Ctx, r: &BuildReport) -> Result<()> {
     ctx.ui.out(format!(
         "built {} posts, {} tags: {} files written, {} unchanged{}",
         r.posts,
@@ -137,7 +137,7 @@ pub(super) fn print_report(ctx: &Ctx, r: &BuildReport) {
         } else {
             String::new()
         }
-    ));
+    ))
 }
 
 /// Renders all feeds (failing before any write), then writes the changed ones and removes

@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
             content.published(ctx.now).len(),
             content.scheduled(ctx.now).len(),
             content.posts.iter().filter(|p| p.draft).count()
-        ));
+        ))?;
     }
     Ok(ExitStatus::Success)
 }

@@ -44,12 +44,12 @@ fn from_blog(ctx: &Ctx, dir: &Path) -> Result<ExitStatus> {
         target.display(),
         detected.generator.name(),
         detected.config_files.join(", ")
-    ));
+    ))?;
     for warning in &detected.warnings {
         ctx.ui.warn(warning);
     }
     for line in detect::advice(&detected) {
-        ctx.ui.out(line);
+        ctx.ui.out(line)?;
     }
     Ok(ExitStatus::Success)
 }
@@ -96,6 +96,6 @@ fn new_site(ctx: &Ctx, dir: &Path) -> Result<ExitStatus> {
         "created a new site in {}: run `herald --site {} build`",
         dir.display(),
         dir.display()
-    ));
+    ))?;
     Ok(ExitStatus::Success)
 }

@@ -9,7 +9,7 @@ mod serve;
 mod status;
 mod subscribers;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -43,30 +43,32 @@ pub struct Ui {
 }
 
 impl Ui {
-    /// A result line on stdout.
-    pub fn out(&self, line: impl AsRef<str>) {
-        if !self.quiet {
-            println!("{}", line.as_ref());
+    /// A result line on stdout. A reader that went away ends the command quietly
+    /// ([`Error::StdoutClosed`]); commands that change state ignore that and go on.
+    pub fn out(&self, line: impl AsRef<str>) -> Result<()> {
+        if self.quiet {
+            return Ok(());
         }
+        writeln!(std::io::stdout().lock(), "{}", line.as_ref()).map_err(Error::stdout)
     }
 
     /// A log line on stderr (cron mail); shown unless quiet.
     pub fn log(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("herald: {}", line.as_ref());
+            stderr_line("herald: ", line.as_ref());
         }
     }
 
     /// Detail shown with -v.
     pub fn detail(&self, line: impl AsRef<str>) {
         if self.verbose {
-            eprintln!("herald: {}", line.as_ref());
+            stderr_line("herald: ", line.as_ref());
         }
     }
 
     /// A warning on stderr, shown even when quiet.
     pub fn warn(&self, line: impl AsRef<str>) {
-        eprintln!("warning: {}", line.as_ref());
+        stderr_line("warning: ", line.as_ref());
     }
 
     /// A progress bar for `len` steps, or a hidden one when stderr is not a terminal.
@@ -115,21 +117,47 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     }
 }
 
+/// Command output that is printed whatever `-q` says (`status`, `subscribers list`): all of
+/// `text` on stdout, then flushed.
+pub fn print(text: impl AsRef<[u8]>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_ref())
+        .and_then(|()| out.flush())
+        .map_err(Error::stdout)
+}
+
+/// For a command whose job is not its output (`publish` sends mail): a closed stdout stops
+/// nothing and changes no exit status.
+pub fn unless_closed(printed: Result<()>) -> Result<()> {
+    match printed {
+        Err(Error::StdoutClosed) => Ok(()),
+        other => other,
+    }
+}
+
+/// One line on stderr. Unlike `eprintln!`, a closed or full stderr is no panic: there is
+/// nowhere left to say anything, so the line is dropped.
+fn stderr_line(prefix: &str, line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{prefix}{line}");
+}
+
 /// Prints an error the way users see it: one line per problem, each `source` on its own line.
+/// A closed stdout is no error to the user and prints nothing.
 pub fn report_error(err: &Error) {
     match err {
+        Error::StdoutClosed => {}
         Error::Invalid(diags) => {
             for d in diags {
-                eprintln!("{d}");
+                stderr_line("", &d.to_string());
             }
         }
         other => {
-            eprintln!("herald: {other}");
+            stderr_line("herald: ", &other.to_string());
             let mut source = std::error::Error::source(other);
             while let Some(s) = source {
                 let text = s.to_string();
                 if !other.to_string().contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    stderr_line("  caused by: ", &text);
                 }
                 source = s.source();
             }

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::Ctx;
 use super::build::{self, build_feeds, print_report};
+use super::{Ctx, unless_closed};
 use crate::config::{Config, Newsletter, TransportKind};
 use crate::content::{self, Content, Post};
 use crate::error::{Error, ExitStatus, Result};
@@ -44,12 +44,12 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     {
         Some(stamp) => {
             ctx.ui.detail(build::UNCHANGED);
-            print_report(ctx, &build::report_of(stamp));
+            unless_closed(print_report(ctx, &build::report_of(stamp)))?;
         }
         None => {
             let (content, templates) = load(&config, &fresh.sources)?;
             let report = build_feeds(ctx, &config, &content)?;
-            print_report(ctx, &report);
+            unless_closed(print_report(ctx, &report))?;
             loaded = Some((content, templates, report));
         }
     }
@@ -162,7 +162,6 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
             problems - MAX_LOGGED
         ));
     }
-    ctx.ui.out(&summary);
     let status = if outcome.deferred > 0 {
         "deferred"
     } else {
@@ -176,6 +175,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         outcome.failed as i64,
         status,
     )?;
+    unless_closed(ctx.ui.out(&summary))?;
     if outcome.deferred > 0 {
         ctx.ui.warn(format!(
             "{} deliveries remain deferred; the next run retries them",
@@ -212,13 +212,13 @@ fn dry(
         if std::fs::read(&target).ok().as_deref() != Some(f.bytes.as_slice()) {
             changed += 1;
             ctx.ui
-                .out(format!("would write {}", config.display(&target).display()));
+                .out(format!("would write {}", config.display(&target).display()))?;
         }
     }
     ctx.ui.out(format!(
         "feeds: {changed} of {} files would change",
         files.len()
-    ));
+    ))?;
     let (Some(n), Some(templates)) = (&config.newsletter, templates) else {
         return Ok(ExitStatus::Success);
     };
@@ -238,7 +238,7 @@ fn dry(
             "would mail {} (\"{subject}\") to {count} addresses via lists {}",
             post.slug,
             names.join(", ")
-        ));
+        ))?;
     }
     let open = db.open_count()?;
     ctx.ui.out(format!(
@@ -247,7 +247,7 @@ fn dry(
             TransportKind::Outbox => "outbox",
             TransportKind::Smtp => "smtp",
         }
-    ));
+    ))?;
     Ok(ExitStatus::Success)
 }
 
@@ -386,7 +386,7 @@ pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> R
                 transport::Failure::Local(e) => e,
             })?;
         ctx.ui
-            .out(format!("sent a test mail of {slug} to {address}: {reply}"));
+            .out(format!("sent a test mail of {slug} to {address}: {reply}"))?;
         return Ok(ExitStatus::Success);
     }
     let dir = n.outbox_dir.join("preview");
@@ -399,7 +399,7 @@ pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> R
         "wrote {} and {}",
         config.display(&eml).display(),
         config.display(&html_path).display()
-    ));
+    ))?;
     Ok(ExitStatus::Success)
 }
 

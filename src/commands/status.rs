@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::Ctx;
+use super::{Ctx, print};
 use crate::content;
 use crate::error::{ExitStatus, Result};
 use crate::state::Db;
@@ -114,15 +114,26 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
     };
     if json {
         let text = serde_json::to_string_pretty(&status).unwrap_or_default();
-        println!("{text}");
+        print(format!("{text}\n"))?;
         return Ok(ExitStatus::Success);
     }
-    println!("scheduled posts: {}", status.scheduled.len());
+    print(human(&status))?;
+    Ok(ExitStatus::Success)
+}
+
+/// `herald status` as people read it.
+fn human(status: &Status) -> String {
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line(format!("scheduled posts: {}", status.scheduled.len()));
     for s in &status.scheduled {
-        println!("  {}  {} ({})", s.due, s.title, s.slug);
+        line(format!("  {}  {} ({})", s.due, s.title, s.slug));
     }
-    match &status.last_run {
-        Some(r) => println!(
+    line(match &status.last_run {
+        Some(r) => format!(
             "last run: {} ({}): {} sent, {} deferred, {} failed",
             r.started_at,
             r.outcome.as_deref().unwrap_or("did not finish"),
@@ -130,26 +141,26 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
             r.deferred,
             r.failed
         ),
-        None => println!("last run: never"),
-    }
+        None => "last run: never".to_string(),
+    });
     let d = &status.deliveries;
-    println!(
+    line(format!(
         "deliveries: {} pending, {} sent, {} deferred, {} failed, {} cancelled",
         d.pending, d.sent, d.deferred, d.failed, d.cancelled
-    );
+    ));
     for p in &status.problems {
-        println!(
+        line(format!(
             "  {} {} -> {} after {} attempts: {}",
             p.status,
             p.post,
             p.email,
             p.attempts,
             p.reply.as_deref().unwrap_or("")
-        );
+        ));
     }
-    println!("lists:");
+    line("lists:".to_string());
     for l in &status.lists {
-        println!("  {}  {} active  ({})", l.id, l.active, l.name);
+        line(format!("  {}  {} active  ({})", l.id, l.active, l.name));
     }
-    Ok(ExitStatus::Success)
+    out
 }

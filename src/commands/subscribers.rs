@@ -1,7 +1,7 @@
 //! `herald subscribers add|remove|list|import|export` and `herald unsubscribe TOKEN`.
 
-use super::Ctx;
 use super::publish::unknown_list;
+use super::{Ctx, print};
 use crate::cli::{ListArgs, SubscribersCommand};
 use crate::config::{Config, one_line};
 use crate::error::{Error, ExitStatus, Result};
@@ -51,8 +51,8 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                 Source::Cli,
                 now,
             )? {
-                Added::Added => ctx.ui.out(format!("added {address} to {list}")),
-                Added::AlreadyMember => ctx.ui.out(format!("{address} is already in {list}")),
+                Added::Added => ctx.ui.out(format!("added {address} to {list}"))?,
+                Added::AlreadyMember => ctx.ui.out(format!("{address} is already in {list}"))?,
                 Added::Suppressed(status) => {
                     return Err(Error::msg(format!(
                         "{address} is {status}: only a new confirmed sign-up can bring it back"
@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                 Some(list) => {
                     check_list(&config, &list)?;
                     if db.remove_member(&address, &list)? {
-                        ctx.ui.out(format!("removed {address} from {list}"));
+                        ctx.ui.out(format!("removed {address} from {list}"))?;
                     } else {
                         return Err(Error::msg(format!("{address} is not in {list}")));
                     }
@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                 None => {
                     if db.unsubscribe(&address, None, now)? {
                         ctx.ui
-                            .out(format!("unsubscribed {address} from every list"));
+                            .out(format!("unsubscribed {address} from every list"))?;
                     } else {
                         return Err(Error::msg(format!("{address} is not a subscriber")));
                     }
@@ -97,22 +97,18 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
             }
             let db = Db::open(&config.state_dir)?;
             let members = db.members(list.as_deref(), status.as_deref())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&members).unwrap_or_default()
-                );
+            let text = if json {
+                serde_json::to_string_pretty(&members).unwrap_or_default() + "\n"
             } else {
-                for m in &members {
-                    println!(
-                        "{}\t{}\t{}\t{}",
-                        m.email,
-                        m.status,
-                        m.lists.join(","),
-                        m.name
-                    );
-                }
-            }
+                members
+                    .iter()
+                    .map(|m| {
+                        let lists = m.lists.join(",");
+                        format!("{}\t{}\t{lists}\t{}\n", m.email, m.status, m.name)
+                    })
+                    .collect()
+            };
+            print(&text)?;
         }
         SubscribersCommand::Import {
             file,
@@ -149,12 +145,13 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                 "imported into {list}: {added} added, {} already members, {suppressed} skipped (unsubscribed or bounced), {} invalid",
                 outcomes.len() - added - suppressed,
                 problems.len()
-            ));
+            ))?;
         }
         SubscribersCommand::Export { list } => {
             check_list(&config, &list)?;
             let db = Db::open(&config.state_dir)?;
-            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+            // Rows are collected first, so that a closed stdout is only ever an I/O error.
+            let mut w = csv::Writer::from_writer(Vec::new());
             let write = |w: &mut csv::Writer<_>, rec: [&str; 2]| {
                 w.write_record(rec)
                     .map_err(|e| Error::msg(format!("writing CSV: {e}")))
@@ -165,7 +162,10 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                     write(&mut w, [&m.email, &m.name])?;
                 }
             }
-            w.flush().map_err(|e| Error::io("stdout", e))?;
+            let csv = w
+                .into_inner()
+                .map_err(|e| Error::msg(format!("writing CSV: {}", e.error())))?;
+            print(&csv)?;
         }
     }
     Ok(ExitStatus::Success)
@@ -187,6 +187,6 @@ pub fn unsubscribe(ctx: &Ctx, token: &str) -> Result<ExitStatus> {
         "unsubscribed {} from {}",
         u.email,
         u.lists.join(", ")
-    ));
+    ))?;
     Ok(ExitStatus::Success)
 }

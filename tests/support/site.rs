@@ -217,6 +217,14 @@ impl Site {
             .unwrap_or_else(|e| panic!("herald {args:?}: not JSON: {e}\n{run}"))
     }
 
+    /// Runs `herald ARGS` (as [`Site::run`]) with a stdout reader that takes at most `keep`
+    /// bytes and then closes the pipe, as `| head -c KEEP` does; with `keep` 0 the pipe is
+    /// closed before herald starts, so its first write already finds no reader. `stdout` holds
+    /// what was read.
+    pub fn run_head(&self, args: &[&str], keep: usize) -> Run {
+        Spawned::start_with(self.command(args), args, Some(keep)).finish()
+    }
+
     /// Starts `herald ARGS` (as [`Site::run`]) in the background.
     pub fn spawn(&self, args: &[&str]) -> Spawned {
         Spawned::start(self.command(args), args)
@@ -317,7 +325,7 @@ impl Run {
         self.no_panic()
     }
 
-    /// Asserts that stderr shows no panic (DESIGN.md "Commands": never a panic, for any input).
+    /// Asserts that stderr shows no panic: never a panic, for any input.
     #[track_caller]
     pub fn no_panic(self) -> Run {
         assert!(
@@ -359,18 +367,36 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    fn start(mut cmd: Command, args: &[&str]) -> Spawned {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    fn start(cmd: Command, args: &[&str]) -> Spawned {
+        Spawned::start_with(cmd, args, None)
+    }
+
+    /// As [`Spawned::start`]; with `head`, stdout is read up to that many bytes and then closed
+    /// (0: closed before the start).
+    fn start_with(mut cmd: Command, args: &[&str], head: Option<usize>) -> Spawned {
+        if head == Some(0) {
+            let (reader, writer) = std::io::pipe().expect("a pipe");
+            drop(reader);
+            cmd.stdout(writer);
+        } else {
+            cmd.stdout(Stdio::piped());
+        }
+        cmd.stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start herald");
-        let collect = |mut pipe: Box<dyn Read + Send>| {
+        let limit = head.map_or(u64::MAX, |n| n as u64);
+        let collect = |pipe: Box<dyn Read + Send>, limit: u64| {
             std::thread::spawn(move || {
                 let mut s = Vec::new();
-                let _ = pipe.read_to_end(&mut s);
+                // Reading ends at `limit`, and the pipe is closed when `pipe` is dropped.
+                let _ = pipe.take(limit).read_to_end(&mut s);
                 s
             })
         };
-        let out = collect(Box::new(child.stdout.take().expect("stdout")));
-        let err = collect(Box::new(child.stderr.take().expect("stderr")));
+        let out = match child.stdout.take() {
+            Some(pipe) => collect(Box::new(pipe), limit),
+            None => std::thread::spawn(Vec::new),
+        };
+        let err = collect(Box::new(child.stderr.take().expect("stderr")), u64::MAX);
         Spawned {
             child: Some(child),
             args: args.iter().map(|a| a.to_string()).collect(),
