@@ -46,8 +46,16 @@ impl Generator {
             .map_or("herald", |(n, _)| n)
     }
 
-    /// A tag's slug as the generator writes it in its term URLs (`/tags/<slug>/`).
+    /// A tag's slug as the generator writes it in its term URLs (`/tags/<slug>/`). The slug is
+    /// a folder name: one longer than a file system takes is shortened here, the one place a
+    /// tag slug is made, so posts, `feeds.exclude_tags` and list tags agree on it.
     pub fn tag_slug(self, tag: &str) -> Option<String> {
+        self.full_tag_slug(tag)
+            .map(|s| crate::slug::fit_name(s, 0))
+    }
+
+    /// The generator's own slug of `tag`, whatever its length.
+    fn full_tag_slug(self, tag: &str) -> Option<String> {
         match self {
             Generator::Herald => crate::slug::slugify(tag),
             Generator::Hugo => crate::slug::hugo_urlize(tag),
