@@ -721,7 +721,10 @@ mod tests {
             let (head, hash) = short.rsplit_once('-').unwrap_or(("", &short));
             assert_eq!(hash.len(), 16);
             assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
-            assert!(name.starts_with(head), "a prefix of the name on a char boundary");
+            assert!(
+                name.starts_with(head),
+                "a prefix of the name on a char boundary"
+            );
             assert!(!head.ends_with('-'), "{short}");
         }
         // The CJK name: 79 characters of 3 bytes fit beside the hash, the 80th would not.
@@ -741,7 +744,11 @@ mod tests {
         // Stable across runs and builds: the hash is of the name's bytes, nothing else.
         assert_eq!(
             fit_name("a".repeat(256), 0),
-            format!("{}-{}", "a".repeat(238), &sha256_hex(&"a".repeat(256))[..16])
+            format!(
+                "{}-{}",
+                "a".repeat(238),
+                &sha256_hex(&"a".repeat(256))[..16]
+            )
         );
     }
 

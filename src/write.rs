@@ -134,7 +134,10 @@ mod tests {
         assert_eq!(unwritable(&fill(4095)), None);
         assert!(unwritable(&fill(4096)).is_some_and(|w| w.contains("4096 bytes")));
         let short = base.join("x".repeat(4095 - base.as_os_str().len() - 1 - 17));
-        assert!(unwritable(&short.join("a")).is_some(), "its temp file would not fit");
+        assert!(
+            unwritable(&short.join("a")).is_some(),
+            "its temp file would not fit"
+        );
     }
 
     #[test]

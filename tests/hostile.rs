@@ -599,9 +599,9 @@ fn over_long_tags_get_one_short_stable_folder_that_every_feed_the_opml_and_lists
         "b".repeat(255),
         "c".repeat(256),
         "d".repeat(5000),
-        "夜".repeat(100),        // 300 bytes
-        "港".repeat(85),         // 255 bytes: kept
-        "海".repeat(86),         // 258 bytes: cut after 79 characters
+        "夜".repeat(100),     // 300 bytes
+        "港".repeat(85),      // 255 bytes: kept
+        "海".repeat(86),      // 258 bytes: cut after 79 characters
         format!("{shared}1"), // two tags that share their first 300 bytes
         format!("{shared}2"),
     ];
@@ -668,7 +668,10 @@ fn over_long_tags_get_one_short_stable_folder_that_every_feed_the_opml_and_lists
     );
     // A second run (the post written again, so it is loaded again) names everything alike and
     // rewrites nothing.
-    site.write("content/posts/long.md", site.read_bytes("content/posts/long.md"));
+    site.write(
+        "content/posts/long.md",
+        site.read_bytes("content/posts/long.md"),
+    );
     let again = site.build();
     assert!(again.stdout.contains(" 0 files written"), "{again}");
     assert_not_echoed(&again, &tags);
@@ -690,7 +693,10 @@ fn over_long_post_slugs_get_short_outbox_folders_and_preview_files() {
     for (i, slug) in slugs.iter().enumerate() {
         site.write(
             &format!("content/posts/p{i}.md"),
-            format!("---\ntitle: P{i}\ndate: 2025-05-0{}\nslug: \"{slug}\"\n---\nx\n", i + 1),
+            format!(
+                "---\ntitle: P{i}\ndate: 2025-05-0{}\nslug: \"{slug}\"\n---\nx\n",
+                i + 1
+            ),
         );
     }
     let run = site.run(&["publish"]).success();
@@ -705,7 +711,10 @@ fn over_long_post_slugs_get_short_outbox_folders_and_preview_files() {
     want.insert("hostile".into());
     assert_eq!(folders, want);
     for f in &folders {
-        assert!(outbox.contains_key(&format!("outbox/{f}/ann@example.com.eml")), "{f}");
+        assert!(
+            outbox.contains_key(&format!("outbox/{f}/ann@example.com.eml")),
+            "{f}"
+        );
     }
     // Preview files keep room for `.html`: a 250-byte slug is kept, a 255-byte one is cut,
     // and the `.eml` and the `.html` share one name.
@@ -746,7 +755,14 @@ fn an_address_too_long_for_a_file_name_gets_a_short_eml_file() {
     ];
     site.write(
         "config/subscribers/all.csv",
-        format!("email,name\nann@example.com,Ann\n{}\n", addresses.iter().map(|a| format!("{a},Long")).collect::<Vec<_>>().join("\n")),
+        format!(
+            "email,name\nann@example.com,Ann\n{}\n",
+            addresses
+                .iter()
+                .map(|a| format!("{a},Long"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     );
     let run = site.run(&["publish"]).success();
     assert_not_echoed(&run, &addresses);
@@ -805,8 +821,11 @@ fn a_path_longer_than_the_platform_takes_is_an_error_before_anything_is_written(
     for cmd in ["build", "publish", "check"] {
         let run = site.run(&[cmd]).code(1);
         assert!(
-            run.stderr.contains("content/posts/long.md:4: cannot write ")
-                && run.stderr.contains("bytes long, and the system takes at most 4095"),
+            run.stderr
+                .contains("content/posts/long.md:4: cannot write ")
+                && run
+                    .stderr
+                    .contains("bytes long, and the system takes at most 4095"),
             "{cmd}: {run}"
         );
         assert_not_echoed(&run, std::slice::from_ref(&tag));
@@ -828,7 +847,8 @@ fn a_path_longer_than_the_platform_takes_is_an_error_before_anything_is_written(
     site.write("config/herald.yaml", format!("{config}output_dir: {out}\n"));
     let run = site.run(&["build"]).code(1);
     assert!(
-        run.stderr.contains(&format!("config/herald.yaml:{line}: cannot write ")),
+        run.stderr
+            .contains(&format!("config/herald.yaml:{line}: cannot write ")),
         "{run}"
     );
     assert_not_echoed(&run, std::slice::from_ref(&out));
@@ -837,10 +857,15 @@ fn a_path_longer_than_the_platform_takes_is_an_error_before_anything_is_written(
     // An outbox where the longest message would not fit: its line, before any feed is written.
     let site = Site::fixture("hostile");
     let outbox = deep_dir(&site, "box", 3700);
-    let config = site
-        .read("config/herald.yaml")
-        .replace("  transport: outbox\n", &format!("  transport: outbox\n  outbox_dir: {outbox}\n"));
-    let line = config.lines().position(|l| l.contains("outbox_dir")).unwrap() + 1;
+    let config = site.read("config/herald.yaml").replace(
+        "  transport: outbox\n",
+        &format!("  transport: outbox\n  outbox_dir: {outbox}\n"),
+    );
+    let line = config
+        .lines()
+        .position(|l| l.contains("outbox_dir"))
+        .unwrap()
+        + 1;
     site.write("config/herald.yaml", config);
     for cmd in [&["publish"][..], &["preview", "hostile"], &["check"]] {
         let run = site.run(cmd).code(1);
@@ -851,7 +876,10 @@ fn a_path_longer_than_the_platform_takes_is_an_error_before_anything_is_written(
             "{run}"
         );
         assert_not_echoed(&run, std::slice::from_ref(&outbox));
-        assert!(!site.exists("public") && !site.exists("box"), "{cmd:?} wrote");
+        assert!(
+            !site.exists("public") && !site.exists("box"),
+            "{cmd:?} wrote"
+        );
     }
 }
 

@@ -50,8 +50,7 @@ impl Generator {
     /// a folder name: one longer than a file system takes is shortened here, the one place a
     /// tag slug is made, so posts, `feeds.exclude_tags` and list tags agree on it.
     pub fn tag_slug(self, tag: &str) -> Option<String> {
-        self.full_tag_slug(tag)
-            .map(|s| crate::slug::fit_name(s, 0))
+        self.full_tag_slug(tag).map(|s| crate::slug::fit_name(s, 0))
     }
 
     /// The generator's own slug of `tag`, whatever its length.
@@ -849,7 +848,10 @@ impl Validator<'_> {
             {
                 self.problem(
                     &keys,
-                    format!("invalid list id \"{}\": expected {LIST_ID_CHARS}", cut(&l.id)),
+                    format!(
+                        "invalid list id \"{}\": expected {LIST_ID_CHARS}",
+                        cut(&l.id)
+                    ),
                 );
             }
             if lists.iter().any(|o| o.id == l.id) {
@@ -1019,7 +1021,6 @@ pub fn one_line(s: &str) -> String {
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
-
 
 fn with_slash(mut u: Url) -> Url {
     if !u.path().ends_with('/') {

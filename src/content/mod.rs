@@ -426,10 +426,7 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
         (Some((s, line)), None) => slugify(s).or_else(|| {
             problems.push(Diagnostic::at(
                 at(*line),
-                format!(
-                    "slug \"{}\" has no letters or digits",
-                    crate::error::cut(s)
-                ),
+                format!("slug \"{}\" has no letters or digits", crate::error::cut(s)),
             ));
             None
         }),

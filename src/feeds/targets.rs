@@ -18,7 +18,10 @@ pub fn targets(config: &Config, plan: &Plan, files: &[FeedFile]) -> Result<Vec<P
         let target = write::confined(&config.output_dir, &f.path)?;
         if let Some(why) = write::unwritable(&target) {
             let location = cause(config, plan, &f.path);
-            if !problems.iter().any(|p| p.location.as_ref() == Some(&location)) {
+            if !problems
+                .iter()
+                .any(|p| p.location.as_ref() == Some(&location))
+            {
                 let shown = config.display(&target);
                 problems.push(Diagnostic::at(
                     location,

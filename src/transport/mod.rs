@@ -57,7 +57,10 @@ pub fn check_outbox(config: &Config) -> Result<()> {
         Some(line) => Location::line(file, line),
         None => Location::file(file),
     };
-    Err(Error::at(at, format!("`newsletter.outbox_dir` cannot hold every message: {why}")))
+    Err(Error::at(
+        at,
+        format!("`newsletter.outbox_dir` cannot hold every message: {why}"),
+    ))
 }
 
 /// The transport the config asks for.

@@ -95,15 +95,22 @@ mod tests {
         let o = Outbox::new(PathBuf::from("/site/outbox"));
         let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
         let folder = |p: &Path| name(p.parent().unwrap());
-        let p = o.path("post", &format!("{}@example.com", "a".repeat(238))).unwrap();
+        let p = o
+            .path("post", &format!("{}@example.com", "a".repeat(238)))
+            .unwrap();
         assert_eq!(name(&p), format!("{}@example.com.eml", "a".repeat(238)));
         for local in [239, 300, 5000] {
             let to = format!("{}@example.com", "a".repeat(local));
             let p = o.path(&"p".repeat(local), &to).unwrap();
-            assert!(name(&p).len() <= NAME_MAX && name(&p).ends_with(".eml"), "{p:?}");
+            assert!(
+                name(&p).len() <= NAME_MAX && name(&p).ends_with(".eml"),
+                "{p:?}"
+            );
             assert!(folder(&p).len() <= NAME_MAX);
             assert_eq!(p, o.path(&"p".repeat(local), &to).unwrap(), "stable");
-            let other = o.path("post", &format!("{}b@example.com", "a".repeat(local))).unwrap();
+            let other = o
+                .path("post", &format!("{}b@example.com", "a".repeat(local)))
+                .unwrap();
             assert_ne!(name(&p), name(&other));
         }
         let (eml, html) = o.preview_paths(&"夜".repeat(100)).unwrap();
