@@ -169,6 +169,18 @@ impl ExitStatus {
     }
 }
 
+/// The most characters of a value a message quotes: a tag, slug, title, address or path that
+/// came from input may be megabytes long, and every message is one line of cron mail.
+pub const QUOTED_MAX: usize = 80;
+
+/// `s` as a message quotes it: at most [`QUOTED_MAX`] characters, cut with `…`.
+pub fn cut(s: &str) -> String {
+    match s.char_indices().nth(QUOTED_MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 /// Small extension to attach a path to I/O errors.
 pub trait IoContext<T> {
     fn with_path(self, path: impl AsRef<Path>) -> Result<T>;
@@ -177,5 +189,18 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn with_path(self, path: impl AsRef<Path>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_cut_at_80_characters() {
+        assert_eq!(cut("short"), "short");
+        assert_eq!(cut(&"a".repeat(80)), "a".repeat(80));
+        assert_eq!(cut(&"a".repeat(5000)), format!("{}…", "a".repeat(80)));
+        assert_eq!(cut(&"夜".repeat(81)), format!("{}…", "夜".repeat(80)));
     }
 }

@@ -22,6 +22,41 @@ pub fn slugify(s: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The longest file or folder name, in bytes, that the usual file systems take (ext4, XFS,
+/// Btrfs, APFS): a name longer than this cannot be created at all.
+pub const NAME_MAX: usize = 255;
+
+/// How many hex digits of the name's SHA-256 a shortened name ends with (64 bits).
+const HASH_HEX: usize = 16;
+
+/// `name` as a file or folder name that leaves `room` bytes for what follows it in the same
+/// name (`.eml`, `.html`) within [`NAME_MAX`] (README "Subscribing to a tag"). A name that fits
+/// is returned as it is; a longer one is cut at a character boundary, any `-` at the cut
+/// dropped, and followed by `-` and the first 16 hex digits of the SHA-256 of the whole name:
+/// the same name is always shortened alike, and two names that differ anywhere, even past the
+/// cut, differ after it.
+pub fn fit_name(name: String, room: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let max = NAME_MAX.saturating_sub(room);
+    if name.len() <= max {
+        return name;
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hash: String = digest
+        .iter()
+        .take(HASH_HEX / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut end = max.saturating_sub(HASH_HEX + 1);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    match name[..end].trim_end_matches('-') {
+        "" => hash,
+        head => format!("{head}-{hash}"),
+    }
+}
+
 // The generators' own tag (and URL) slug rules, so that a feed of a site that one of them builds
 // can sit in the folder of that generator's own tag page. Each function follows its generator's
 // rule, then passes the result through `safe_segment`, which herald adds on top of every rule:
@@ -661,6 +696,68 @@ mod tests {
                 ("", None),
             ],
         );
+    }
+
+    #[test]
+    fn names_that_fit_are_kept_and_longer_ones_are_cut_and_hashed() {
+        for n in [0, 1, 254, 255] {
+            let name = "a".repeat(n);
+            assert_eq!(fit_name(name.clone(), 0), name);
+        }
+        assert_eq!(fit_name("a".repeat(251), 4), "a".repeat(251));
+        for (name, room) in [
+            ("a".repeat(256), 0),
+            ("a".repeat(5000), 0),
+            ("a".repeat(252), 4),
+            ("夜".repeat(100), 0),
+            ("夜".repeat(85), 5),
+            // 253 bytes of letters, then `-` at the cut: the `-` does not stay.
+            (format!("{}-{}", "b".repeat(237), "c".repeat(300)), 0),
+        ] {
+            let short = fit_name(name.clone(), room);
+            assert!(short.len() + room <= NAME_MAX, "{} bytes", short.len());
+            assert!(short.len() + room >= NAME_MAX - 3, "as long as it may be");
+            assert_eq!(fit_name(name.clone(), room), short, "stable");
+            let (head, hash) = short.rsplit_once('-').unwrap_or(("", &short));
+            assert_eq!(hash.len(), 16);
+            assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
+            assert!(
+                name.starts_with(head),
+                "a prefix of the name on a char boundary"
+            );
+            assert!(!head.ends_with('-'), "{short}");
+        }
+        // The CJK name: 79 characters of 3 bytes fit beside the hash, the 80th would not.
+        let cjk = fit_name("夜".repeat(100), 0);
+        assert!(cjk.starts_with(&"夜".repeat(79)) && cjk.len() == 79 * 3 + 17);
+        // Nothing but dashes before the cut: the hash alone.
+        assert_eq!(fit_name("-".repeat(300), 0).len(), 16);
+    }
+
+    #[test]
+    fn shortened_names_of_names_that_differ_past_the_cut_differ() {
+        let shared = "x".repeat(300);
+        let a = fit_name(format!("{shared}a"), 0);
+        let b = fit_name(format!("{shared}b"), 0);
+        assert_ne!(a, b);
+        assert_eq!(a[..200], b[..200]);
+        // Stable across runs and builds: the hash is of the name's bytes, nothing else.
+        assert_eq!(
+            fit_name("a".repeat(256), 0),
+            format!(
+                "{}-{}",
+                "a".repeat(238),
+                &sha256_hex(&"a".repeat(256))[..16]
+            )
+        );
+    }
+
+    fn sha256_hex(s: &str) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     #[test]

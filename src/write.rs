@@ -7,6 +7,43 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
 
+/// The longest path the platform takes, in bytes, counting the NUL that ends it (Linux's
+/// `PATH_MAX`): a path of 4096 bytes or more cannot be opened.
+pub const PATH_MAX: usize = 4096;
+
+/// The temp file [`write_atomic`] makes beside its target: prefix, random part, suffix.
+const TEMP_PREFIX: &str = ".herald-";
+const TEMP_RANDOM: usize = 6;
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Why `path` cannot be written, or `None` when it can: a name in it longer than
+/// [`NAME_MAX`](crate::slug::NAME_MAX) bytes, or a path of [`PATH_MAX`] bytes or more (for the
+/// target or for the temp file written beside it, whichever is longer). Looks at the path
+/// only, never at the disk, so that a run can check every path before its first write.
+pub fn unwritable(path: &Path) -> Option<String> {
+    use crate::slug::NAME_MAX;
+    for c in path.components() {
+        if let Component::Normal(name) = c
+            && name.len() > NAME_MAX
+        {
+            return Some(format!(
+                "a folder or file name in it is {} bytes long, and a file system takes at most \
+                 {NAME_MAX}",
+                name.len()
+            ));
+        }
+    }
+    let name = path.file_name().map_or(0, |n| n.len());
+    let temp = TEMP_PREFIX.len() + TEMP_RANDOM + TEMP_SUFFIX.len();
+    let longest = path.as_os_str().len() - name + name.max(temp);
+    (longest >= PATH_MAX).then(|| {
+        format!(
+            "its path is {longest} bytes long, and the system takes at most {}",
+            PATH_MAX - 1
+        )
+    })
+}
+
 /// What happened to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -22,7 +59,8 @@ pub fn confined(dir: &Path, rel: &str) -> Result<PathBuf> {
         && p.components().all(|c| matches!(c, Component::Normal(_)));
     if !ok {
         return Err(Error::msg(format!(
-            "refusing to write \"{rel}\": it would leave {}",
+            "refusing to write \"{}\": it would leave {}",
+            crate::error::cut(rel),
             dir.display()
         )));
     }
@@ -46,8 +84,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_path(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".herald-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .rand_bytes(TEMP_RANDOM)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
         .with_path(dir)?;
     tmp.write_all(bytes).with_path(tmp.path())?;
@@ -78,6 +117,27 @@ mod tests {
         for bad in ["../x", "tags/../../x", "/etc/passwd", "", "a\0b"] {
             assert!(confined(d, bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn paths_too_long_for_the_platform_are_named() {
+        let d = Path::new("/site/public");
+        assert_eq!(unwritable(&d.join("tags/x/rss.xml")), None);
+        let name = "n".repeat(255);
+        assert_eq!(unwritable(&d.join(&name).join("rss.xml")), None);
+        let long = d.join(format!("{name}n")).join("rss.xml");
+        assert!(unwritable(&long).is_some_and(|w| w.contains("256 bytes")));
+        // 4095 bytes in all fit, 4096 do not; a short name counts as long as the temp file.
+        let dirs = |n: usize| d.join(vec!["a".repeat(99); n].join("/"));
+        let base = dirs(40);
+        let fill = |len: usize| base.join("b".repeat(len - base.as_os_str().len() - 1));
+        assert_eq!(unwritable(&fill(4095)), None);
+        assert!(unwritable(&fill(4096)).is_some_and(|w| w.contains("4096 bytes")));
+        let short = base.join("x".repeat(4095 - base.as_os_str().len() - 1 - 17));
+        assert!(
+            unwritable(&short.join("a")).is_some(),
+            "its temp file would not fit"
+        );
     }
 
     #[test]

@@ -524,6 +524,365 @@ fn slugs_tags_and_addresses_cannot_write_outside_the_output_folders() {
     }
 }
 
+// --- over-long names: shortened alike everywhere, or an error before the first write ----------
+
+/// The name herald gives a folder or file for `name` followed by `room` bytes of extension, as
+/// the README says: `name` when it fits in 255 bytes, else `name` cut at a character boundary
+/// (no `-` left at the cut), `-` and 16 hex digits of the SHA-256 of the whole name.
+fn short_name(name: &str, room: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let max = 255 - room;
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let hash: String = Sha256::digest(name.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut end = max - 17;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}-{hash}", name[..end].trim_end_matches('-'))
+}
+
+/// Asserts that no output of `run` holds any of `values` whole (each longer than 80 characters).
+fn assert_not_echoed(run: &crate::support::site::Run, values: &[String]) {
+    for v in values.iter().filter(|v| v.chars().count() > 80) {
+        let head: String = v.chars().take(20).collect();
+        assert!(
+            !run.stderr.contains(v.as_str()) && !run.stdout.contains(v.as_str()),
+            "{head}… ({} bytes) appears whole in the output of {:?}",
+            v.len(),
+            run.args
+        );
+    }
+}
+
+/// The values of every `attr="…"` in `text`.
+fn attr_values(text: &str, attr: &str) -> BTreeSet<String> {
+    text.split(&format!("{attr}=\""))
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The URL of `path` under the hostile fixture's base_url, percent-encoded as in the feeds.
+fn hostile_url(path: &str) -> String {
+    url::Url::parse("https://hostile.example.com/")
+        .unwrap()
+        .join(path)
+        .unwrap()
+        .to_string()
+}
+
+/// The hostile fixture's config with a second list, `long`, that takes `tag` only.
+fn config_with_list_of(tag: &str) -> String {
+    format!(
+        "site:\n  title: Hostile\n  base_url: https://hostile.example.com/\n  timezone: UTC\n\
+         newsletter:\n  start: 2025-01-01\n  from: {{ name: Hostile, email: letters@hostile.example.com }}\n  \
+         transport: outbox\n  lists:\n    - id: all\n      tags: [\"*\"]\n      \
+         subscribers: config/subscribers/all.csv\n    - id: long\n      tags: [\"{tag}\"]\n      \
+         subscribers: config/subscribers/long.csv\n\
+         serve:\n  public_url: https://hostile.example.com/herald/\n"
+    )
+}
+
+#[test]
+fn over_long_tags_get_one_short_stable_folder_that_every_feed_the_opml_and_lists_agree_on() {
+    let site = Site::fixture("hostile");
+    let shared = "e".repeat(300);
+    let tags: Vec<String> = vec![
+        "a".repeat(254),
+        "b".repeat(255),
+        "c".repeat(256),
+        "d".repeat(5000),
+        "夜".repeat(100),     // 300 bytes
+        "港".repeat(85),      // 255 bytes: kept
+        "海".repeat(86),      // 258 bytes: cut after 79 characters
+        format!("{shared}1"), // two tags that share their first 300 bytes
+        format!("{shared}2"),
+    ];
+    let list: Vec<String> = tags.iter().map(|t| format!("\"{t}\"")).collect();
+    site.write(
+        "content/posts/long.md",
+        format!(
+            "---\ntitle: Long\ndate: 2025-05-01\ntags: [{}]\n---\nx\n",
+            list.join(", ")
+        ),
+    );
+    site.write("config/herald.yaml", config_with_list_of(&tags[3]));
+    site.write("config/subscribers/long.csv", "email\nlong@example.com\n");
+    let run = site.run(&["publish"]).success();
+    assert_not_echoed(&run, &tags);
+
+    let want: BTreeSet<String> = tags.iter().map(|t| short_name(t, 0)).collect();
+    assert_eq!(want.len(), tags.len(), "two tags share a folder");
+    assert!(want.contains(&"a".repeat(254)) && want.contains(&"港".repeat(85)));
+    let public = site.files("public");
+    let folders: BTreeSet<String> = public
+        .keys()
+        .filter_map(|k| k.strip_prefix("public/tags/"))
+        .filter_map(|k| k.split('/').next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(folders, want);
+    for f in &folders {
+        assert!(f.len() <= 255, "{} bytes", f.len());
+        for (file, self_link) in [
+            ("rss.xml", "href"),
+            ("atom.xml", "href"),
+            ("feed.json", "feed_url"),
+        ] {
+            let text = site.read(&format!("public/tags/{f}/{file}"));
+            let url = hostile_url(&format!("tags/{f}/{file}"));
+            let found = match self_link {
+                "href" => attr_values(&text, "href").contains(&url),
+                _ => site.read_json(&format!("public/tags/{f}/{file}"))["feed_url"] == url,
+            };
+            assert!(found, "tags/{f}/{file} does not link itself as {url}");
+        }
+    }
+    // The OPML lists exactly the feeds written, under the same folder names.
+    let written: BTreeSet<String> = public
+        .keys()
+        .filter_map(|k| k.strip_prefix("public/"))
+        .filter(|k| *k != "feeds.opml")
+        .map(hostile_url)
+        .collect();
+    assert_eq!(
+        attr_values(&site.read("public/feeds.opml"), "xmlUrl"),
+        written
+    );
+    // The site's Atom feed names each tag of the post by its folder name.
+    let terms = attr_values(&site.read("public/atom.xml"), "term");
+    assert_eq!(terms, want);
+    // The list that takes the 5,000-character tag matched the post: its subscriber got it.
+    let outbox = site.files("outbox");
+    assert!(
+        outbox.contains_key("outbox/long/long@example.com.eml"),
+        "{:?}",
+        outbox.keys()
+    );
+    // A second run (the post written again, so it is loaded again) names everything alike and
+    // rewrites nothing.
+    site.write(
+        "content/posts/long.md",
+        site.read_bytes("content/posts/long.md"),
+    );
+    let again = site.build();
+    assert!(again.stdout.contains(" 0 files written"), "{again}");
+    assert_not_echoed(&again, &tags);
+    let after = site.files("public");
+    assert_eq!(after, public, "a rebuild changed the feeds");
+}
+
+#[test]
+fn over_long_post_slugs_get_short_outbox_folders_and_preview_files() {
+    let site = Site::fixture("hostile");
+    let slugs: Vec<String> = vec![
+        "s".repeat(5000),
+        "t".repeat(256),
+        "u".repeat(255),
+        "v".repeat(250),
+        "夜".repeat(100),
+        "港".repeat(85),
+    ];
+    for (i, slug) in slugs.iter().enumerate() {
+        site.write(
+            &format!("content/posts/p{i}.md"),
+            format!(
+                "---\ntitle: P{i}\ndate: 2025-05-0{}\nslug: \"{slug}\"\n---\nx\n",
+                i + 1
+            ),
+        );
+    }
+    let run = site.run(&["publish"]).success();
+    assert_not_echoed(&run, &slugs);
+    let outbox = site.files("outbox");
+    let folders: BTreeSet<String> = outbox
+        .keys()
+        .filter_map(|k| k.split('/').nth(1))
+        .map(str::to_string)
+        .collect();
+    let mut want: BTreeSet<String> = slugs.iter().map(|s| short_name(s, 0)).collect();
+    want.insert("hostile".into());
+    assert_eq!(folders, want);
+    for f in &folders {
+        assert!(
+            outbox.contains_key(&format!("outbox/{f}/ann@example.com.eml")),
+            "{f}"
+        );
+    }
+    // Preview files keep room for `.html`: a 250-byte slug is kept, a 255-byte one is cut,
+    // and the `.eml` and the `.html` share one name.
+    for slug in &slugs {
+        let run = site.run(&["preview", slug]).success();
+        // `wrote <path>` names a file whole, so only a slug too long to be one may not appear.
+        if slug.len() > 255 {
+            assert_not_echoed(&run, std::slice::from_ref(slug));
+        }
+        let stem = short_name(slug, ".html".len());
+        assert!(
+            site.exists(&format!("outbox/preview/{stem}.eml"))
+                && site.exists(&format!("outbox/preview/{stem}.html")),
+            "no preview named {stem}"
+        );
+    }
+    assert!(site.exists(&format!("outbox/preview/{}.html", "v".repeat(250))));
+    assert_ne!(short_name(&slugs[2], ".html".len()), slugs[2]);
+}
+
+/// An address of `len` bytes: a local part of `len - 248` letters at a 247-byte domain.
+fn address_of(len: usize, letter: char, tld: &str) -> String {
+    let domain = format!("{}.{tld}", vec!["d".repeat(60); 4].join("."));
+    assert_eq!(domain.len(), 244 + tld.len());
+    let local = letter.to_string().repeat(len - 1 - domain.len());
+    format!("{local}@{domain}")
+}
+
+#[test]
+fn an_address_too_long_for_a_file_name_gets_a_short_eml_file() {
+    let site = Site::fixture("hostile");
+    // 251 bytes and `.eml` fit; 252 do not; the last two share all but their last bytes.
+    let addresses = [
+        address_of(251, 'a', "com"),
+        address_of(252, 'b', "com"),
+        address_of(312, 'c', "com"),
+        address_of(312, 'c', "org"),
+    ];
+    site.write(
+        "config/subscribers/all.csv",
+        format!(
+            "email,name\nann@example.com,Ann\n{}\n",
+            addresses
+                .iter()
+                .map(|a| format!("{a},Long"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    );
+    let run = site.run(&["publish"]).success();
+    assert_not_echoed(&run, &addresses);
+    let got: BTreeSet<String> = site
+        .files("outbox/hostile")
+        .into_keys()
+        .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+        .collect();
+    let mut want: BTreeSet<String> = addresses
+        .iter()
+        .map(|a| format!("{}.eml", short_name(a, ".eml".len())))
+        .collect();
+    want.insert("ann@example.com.eml".into());
+    assert_eq!(got, want);
+    assert!(got.contains(&format!("{}.eml", addresses[0])));
+    assert!(got.iter().all(|n| n.len() <= 255), "{got:?}");
+}
+
+/// `rel`, a relative path under the site root whose absolute form is `len` bytes long: folders
+/// of 200 letters.
+fn deep_dir(site: &Site, first: &str, len: usize) -> String {
+    let mut rel = first.to_string();
+    let abs = |rel: &str| site.root().join(rel).as_os_str().len();
+    while abs(&rel) + 201 < len {
+        rel.push('/');
+        rel.push_str(&"o".repeat(200));
+    }
+    let left = len - abs(&rel) - 1;
+    rel.push('/');
+    rel.push_str(&"p".repeat(left));
+    assert_eq!(abs(&rel), len);
+    rel
+}
+
+#[test]
+fn a_path_longer_than_the_platform_takes_is_an_error_before_anything_is_written() {
+    // A tag folder that makes the path too long: the post's tag line; the site feeds, which
+    // fit, are not written either.
+    let site = Site::fixture("hostile");
+    let out = deep_dir(&site, "out", 3950);
+    let config = site.read("config/herald.yaml");
+    site.write("config/herald.yaml", format!("output_dir: {out}\n{config}"));
+    site.build();
+    assert!(site.exists(&format!("{out}/rss.xml")));
+    let before = tree(&temp_dir(&site));
+    let tag = "t".repeat(200);
+    site.write(
+        "content/posts/long.md",
+        format!("---\ntitle: Long\ndate: 2025-05-01\ntags: [short, \"{tag}\"]\n---\nx\n"),
+    );
+    let mut before_with_post = before.clone();
+    before_with_post.insert(
+        PathBuf::from("site/content/posts/long.md"),
+        site.read_bytes("content/posts/long.md"),
+    );
+    for cmd in ["build", "publish", "check"] {
+        let run = site.run(&[cmd]).code(1);
+        assert!(
+            run.stderr
+                .contains("content/posts/long.md:4: cannot write ")
+                && run
+                    .stderr
+                    .contains("bytes long, and the system takes at most 4095"),
+            "{cmd}: {run}"
+        );
+        assert_not_echoed(&run, std::slice::from_ref(&tag));
+        let now = tree(&temp_dir(&site));
+        let public = |t: &BTreeMap<PathBuf, Vec<u8>>| {
+            t.iter()
+                .filter(|(k, _)| k.starts_with("site/out") || k.starts_with("site/outbox"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(public(&now), public(&before_with_post), "{cmd} wrote");
+    }
+
+    // An output_dir that is itself too long: its line in the config, and nothing written.
+    let site = Site::fixture("hostile");
+    let out = deep_dir(&site, "out", 4090);
+    let config = site.read("config/herald.yaml");
+    let line = config.lines().count() + 1;
+    site.write("config/herald.yaml", format!("{config}output_dir: {out}\n"));
+    let run = site.run(&["build"]).code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("config/herald.yaml:{line}: cannot write ")),
+        "{run}"
+    );
+    assert_not_echoed(&run, std::slice::from_ref(&out));
+    assert!(!site.exists("out"));
+
+    // An outbox where the longest message would not fit: its line, before any feed is written.
+    let site = Site::fixture("hostile");
+    let outbox = deep_dir(&site, "box", 3700);
+    let config = site.read("config/herald.yaml").replace(
+        "  transport: outbox\n",
+        &format!("  transport: outbox\n  outbox_dir: {outbox}\n"),
+    );
+    let line = config
+        .lines()
+        .position(|l| l.contains("outbox_dir"))
+        .unwrap()
+        + 1;
+    site.write("config/herald.yaml", config);
+    for cmd in [&["publish"][..], &["preview", "hostile"], &["check"]] {
+        let run = site.run(cmd).code(1);
+        assert!(
+            run.stderr.contains(&format!(
+                "config/herald.yaml:{line}: `newsletter.outbox_dir` cannot hold every message"
+            )),
+            "{run}"
+        );
+        assert_not_echoed(&run, std::slice::from_ref(&outbox));
+        assert!(
+            !site.exists("public") && !site.exists("box"),
+            "{cmd:?} wrote"
+        );
+    }
+}
+
 // --- addresses that are not addresses ----------------------------------------------------------
 
 const NOT_ADDRESSES: &[&str] = &[

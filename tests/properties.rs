@@ -661,6 +661,7 @@ fn post(title: &str, summary: Option<String>, tag: &str) -> Post {
                 vec![TagRef {
                     slug,
                     name: one_line(tag),
+                    line: 4,
                 }]
             })
             .unwrap_or_default(),

@@ -153,10 +153,7 @@ pub fn build_feeds(ctx: &Ctx, config: &Config, content: &Content) -> Result<Buil
         ..Default::default()
     };
     // Check every target path before writing the first file.
-    let targets = files
-        .iter()
-        .map(|f| write::confined(&config.output_dir, &f.path))
-        .collect::<Result<Vec<_>>>()?;
+    let targets = feeds::targets(config, &plan, &files)?;
     let manifest_path = config.state_dir.join(MANIFEST);
     let old = read_manifest(&manifest_path)?;
     let new: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();

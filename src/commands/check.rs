@@ -21,7 +21,13 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
         for w in &content.warnings {
             ctx.ui.warn(w.to_string());
         }
-        feeds::render(&config, &feeds::plan(&config, content, ctx.now))?;
+        let plan = feeds::plan(&config, content, ctx.now);
+        let files = feeds::render(&config, &plan)?;
+        match feeds::targets(&config, &plan, &files) {
+            Ok(_) => {}
+            Err(Error::Invalid(d)) => problems.extend(d),
+            Err(e) => return Err(e),
+        }
     }
     for (key, dir) in private_dirs(&config) {
         if content::source::is_published(&config, &dir) {

@@ -12,7 +12,7 @@ use super::build::{self, build_feeds, print_report};
 use super::{Ctx, unless_closed};
 use crate::config::{Config, Newsletter, TransportKind};
 use crate::content::{self, Content, Post};
-use crate::error::{Error, ExitStatus, Result};
+use crate::error::{Error, ExitStatus, Result, cut};
 use crate::feeds;
 use crate::newsletter::deliver::{self, Event, Job};
 use crate::newsletter::lists;
@@ -26,6 +26,7 @@ const MAX_LOGGED: usize = 20;
 
 pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     let config = ctx.config()?;
+    transport::check_outbox(&config)?;
     if dry_run {
         let (content, templates) = load(&config, &content::Sources::find(&config)?)?;
         return dry(ctx, &config, &content, templates.as_ref());
@@ -68,7 +69,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     if let Some((content, _, report)) = &loaded {
         for (post, count) in plan_campaigns(n, content, &db, ctx)? {
             ctx.ui
-                .log(format!("\"{}\": {count} recipients", post.title));
+                .log(format!("\"{}\": {count} recipients", cut(&post.title)));
         }
         build::save_stamp(ctx, &config, &fresh, content, report, true)?;
     }
@@ -96,7 +97,9 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
         if e.status == "cancelled" {
             ui.detail(format!(
                 "{} for {}: {}",
-                e.delivery.email, e.delivery.post_slug, e.reply
+                cut(&e.delivery.email),
+                cut(&e.delivery.post_slug),
+                e.reply
             ));
         } else if e.status != "sent" {
             // A problem: shown even with -q, so that cron mails it to the owner.
@@ -105,14 +108,18 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
                 bar.suspend(|| {
                     ui.warn(format!(
                         "{} {} for {}: {}",
-                        e.delivery.email, e.status, e.delivery.post_slug, e.reply
+                        cut(&e.delivery.email),
+                        e.status,
+                        cut(&e.delivery.post_slug),
+                        e.reply
                     ))
                 });
             }
         } else {
             ui.detail(format!(
                 "sent {} to {}",
-                e.delivery.post_slug, e.delivery.email
+                cut(&e.delivery.post_slug),
+                cut(&e.delivery.email)
             ));
         }
     };
@@ -205,10 +212,11 @@ fn dry(
     content: &Content,
     templates: Option<&Templates>,
 ) -> Result<ExitStatus> {
-    let files = feeds::render(config, &feeds::plan(config, content, ctx.now))?;
+    let plan = feeds::plan(config, content, ctx.now);
+    let files = feeds::render(config, &plan)?;
+    let targets = feeds::targets(config, &plan, &files)?;
     let mut changed = 0;
-    for f in &files {
-        let target = crate::write::confined(&config.output_dir, &f.path)?;
+    for (f, target) in files.iter().zip(targets) {
         if std::fs::read(&target).ok().as_deref() != Some(f.bytes.as_slice()) {
             changed += 1;
             ctx.ui
@@ -235,8 +243,9 @@ fn dry(
             .transpose()?
             .unwrap_or_default();
         ctx.ui.out(format!(
-            "would mail {} (\"{subject}\") to {count} addresses via lists {}",
-            post.slug,
+            "would mail {} (\"{}\") to {count} addresses via lists {}",
+            cut(&post.slug),
+            cut(&subject),
             names.join(", ")
         ))?;
     }
@@ -339,7 +348,7 @@ pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> R
         .posts
         .iter()
         .find(|p| p.slug == slug)
-        .ok_or_else(|| Error::msg(format!("no post has the slug \"{slug}\"")))?;
+        .ok_or_else(|| Error::msg(format!("no post has the slug \"{}\"", cut(slug))))?;
     let list = match list {
         Some(id) => n
             .lists
@@ -354,7 +363,10 @@ pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> R
     let templates = Templates::load(&config)?;
     let address = to.unwrap_or("preview@example.com");
     if !lists::valid_address(address) {
-        return Err(Error::msg(format!("\"{address}\" is not an email address")));
+        return Err(Error::msg(format!(
+            "\"{}\" is not an email address",
+            cut(address)
+        )));
     }
     let secret = secret::load_or_create(&config.state_dir)?;
     let url = deliver::unsubscribe_url(
@@ -389,9 +401,8 @@ pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> R
             .out(format!("sent a test mail of {slug} to {address}: {reply}"))?;
         return Ok(ExitStatus::Success);
     }
-    let dir = n.outbox_dir.join("preview");
-    let eml = crate::write::confined(&dir, &format!("{slug}.eml"))?;
-    let html_path = crate::write::confined(&dir, &format!("{slug}.html"))?;
+    transport::check_outbox(&config)?;
+    let (eml, html_path) = transport::Outbox::new(n.outbox_dir.clone()).preview_paths(slug)?;
     crate::write::write_atomic(&eml, &raw, 0o644)?;
     let html = mailer.preview_html(&recipient)?;
     crate::write::write_atomic(&html_path, html.as_bytes(), 0o644)?;

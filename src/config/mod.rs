@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use url::Url;
 
 use crate::dates;
-use crate::error::{Diagnostic, Error, IoContext, Location, Result};
+use crate::error::{Diagnostic, Error, IoContext, Location, Result, cut};
 use crate::permalink::{HERALD_TOKENS, HUGO_TOKENS, Pattern, Syntax};
 use raw::*;
 
@@ -46,8 +46,15 @@ impl Generator {
             .map_or("herald", |(n, _)| n)
     }
 
-    /// A tag's slug as the generator writes it in its term URLs (`/tags/<slug>/`).
+    /// A tag's slug as the generator writes it in its term URLs (`/tags/<slug>/`). The slug is
+    /// a folder name: one longer than a file system takes is shortened here, the one place a
+    /// tag slug is made, so posts, `feeds.exclude_tags` and list tags agree on it.
     pub fn tag_slug(self, tag: &str) -> Option<String> {
+        self.full_tag_slug(tag).map(|s| crate::slug::fit_name(s, 0))
+    }
+
+    /// The generator's own slug of `tag`, whatever its length.
+    fn full_tag_slug(self, tag: &str) -> Option<String> {
         match self {
             Generator::Herald => crate::slug::slugify(tag),
             Generator::Hugo => crate::slug::hugo_urlize(tag),
@@ -480,7 +487,7 @@ impl Validator<'_> {
     fn email(&mut self, keys: &[&str], value: &str) -> String {
         let value = value.trim();
         if value.parse::<lettre::Address>().is_err() {
-            self.problem(keys, format!("\"{value}\" is not an email address"));
+            self.problem(keys, format!("\"{}\" is not an email address", cut(value)));
         }
         value.to_string()
     }
@@ -546,7 +553,7 @@ impl Validator<'_> {
                     &["site", "base_url"],
                     format!(
                         "invalid base_url \"{}\": expected an absolute http(s) URL",
-                        raw.base_url
+                        cut(&raw.base_url)
                     ),
                 );
                 Url::parse("https://invalid.invalid/").unwrap_or_else(|_| unreachable!())
@@ -559,7 +566,7 @@ impl Validator<'_> {
                     &["site", "timezone"],
                     format!(
                         "unknown timezone \"{}\": expected an IANA name such as Europe/Berlin",
-                        raw.timezone.unwrap_or_default()
+                        cut(&raw.timezone.unwrap_or_default())
                     ),
                 );
                 Tz::UTC
@@ -569,7 +576,10 @@ impl Validator<'_> {
         if !valid_language(&language) {
             self.problem(
                 &["site", "language"],
-                format!("invalid language \"{language}\": expected a code such as en or pt-BR"),
+                format!(
+                    "invalid language \"{}\": expected a code such as en or pt-BR",
+                    cut(&language)
+                ),
             );
         }
         let generator = match raw.generator.as_deref().map(str::trim) {
@@ -765,7 +775,10 @@ impl Validator<'_> {
                 "json" => formats.push(FeedFormat::Json),
                 other => self.problem(
                     &["feeds", "formats"],
-                    format!("unknown feed format \"{other}\": expected rss, atom or json"),
+                    format!(
+                        "unknown feed format \"{}\": expected rss, atom or json",
+                        cut(other)
+                    ),
                 ),
             }
         }
@@ -793,7 +806,7 @@ impl Validator<'_> {
         let start = dates::parse(&raw.start, tz).unwrap_or_else(|| {
             self.problem(
                 &["newsletter", "start"],
-                format!("invalid start \"{}\": {}", raw.start, dates::EXPECTED),
+                format!("invalid start \"{}\": {}", cut(&raw.start), dates::EXPECTED),
             );
             DateTime::UNIX_EPOCH.fixed_offset()
         });
@@ -810,7 +823,10 @@ impl Validator<'_> {
             other => {
                 self.problem(
                     &["newsletter", "transport"],
-                    format!("unknown transport \"{other}\": expected outbox or smtp"),
+                    format!(
+                        "unknown transport \"{}\": expected outbox or smtp",
+                        cut(other)
+                    ),
                 );
                 TransportKind::Outbox
             }
@@ -832,11 +848,14 @@ impl Validator<'_> {
             {
                 self.problem(
                     &keys,
-                    format!("invalid list id \"{}\": expected {LIST_ID_CHARS}", l.id),
+                    format!(
+                        "invalid list id \"{}\": expected {LIST_ID_CHARS}",
+                        cut(&l.id)
+                    ),
                 );
             }
             if lists.iter().any(|o| o.id == l.id) {
-                self.problem(&keys, format!("list id \"{}\" is used twice", l.id));
+                self.problem(&keys, format!("list id \"{}\" is used twice", cut(&l.id)));
             }
             let all = l.tags.iter().any(|t| t.trim() == "*");
             let mut tags = Vec::new();
@@ -845,14 +864,21 @@ impl Validator<'_> {
                     Some(s) => tags.push(s),
                     None => self.problem(
                         &keys,
-                        format!("list \"{}\": tag \"{t}\" has no letters or digits", l.id),
+                        format!(
+                            "list \"{}\": tag \"{}\" has no letters or digits",
+                            cut(&l.id),
+                            cut(t)
+                        ),
                     ),
                 }
             }
             if !all && tags.is_empty() {
                 self.problem(
                     &keys,
-                    format!("list \"{}\" has no tags: use [\"*\"] for every post", l.id),
+                    format!(
+                        "list \"{}\" has no tags: use [\"*\"] for every post",
+                        cut(&l.id)
+                    ),
                 );
             }
             lists.push(List {
@@ -883,7 +909,10 @@ impl Validator<'_> {
             other => {
                 self.problem(
                     &["smtp", "security"],
-                    format!("unknown security \"{other}\": expected starttls, tls or none"),
+                    format!(
+                        "unknown security \"{}\": expected starttls, tls or none",
+                        cut(other)
+                    ),
                 );
                 Security::StartTls
             }
@@ -897,7 +926,8 @@ impl Validator<'_> {
                 &["smtp", "security"],
                 format!(
                     "`security: none` sends mail and password in clear text; it is only allowed \
-                     for a loopback host, not \"{host}\""
+                     for a loopback host, not \"{}\"",
+                    cut(&host)
                 ),
             );
         }
@@ -957,7 +987,10 @@ impl Validator<'_> {
             _ => {
                 self.problem(
                     &["serve", "public_url"],
-                    format!("invalid public_url \"{public}\": expected an absolute http(s) URL"),
+                    format!(
+                        "invalid public_url \"{}\": expected an absolute http(s) URL",
+                        cut(&public)
+                    ),
                 );
                 Url::parse("http://127.0.0.1:8080/").unwrap_or_else(|_| unreachable!())
             }
@@ -987,15 +1020,6 @@ pub fn one_line(s: &str) -> String {
 /// A character XML 1.0 allows in a document.
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-/// `s` for an error message: at most 80 characters, cut with `…`.
-pub fn cut(s: &str) -> String {
-    const MAX: usize = 80;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 fn with_slash(mut u: Url) -> Url {

@@ -24,11 +24,13 @@ use crate::slug::slugify;
 pub use markdown::Rendered;
 use source::SourceFile;
 
-/// One tag on a post: its slug (its identity) and the spelling this post used.
+/// One tag on a post: its slug (its identity), the spelling this post used, and the line of
+/// the post's file it was read from (for a problem its feed folder causes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagRef {
     pub slug: String,
     pub name: String,
+    pub line: usize,
 }
 
 /// A loaded post.
@@ -217,7 +219,7 @@ pub fn load_from(config: &Config, sources: &Sources) -> Result<Content> {
                 Location::line(&p.source, *line),
                 format!(
                     "slug \"{}\" is also the slug of {}: every post needs its own slug",
-                    p.slug,
+                    crate::error::cut(&p.slug),
                     other.source.display()
                 ),
             ));
@@ -372,7 +374,7 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
                 at(v.1),
                 format!(
                     "invalid date \"{}\": {}",
-                    crate::config::cut(&v.0),
+                    crate::error::cut(&v.0),
                     dates::EXPECTED
                 ),
             ));
@@ -424,10 +426,7 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
         (Some((s, line)), None) => slugify(s).or_else(|| {
             problems.push(Diagnostic::at(
                 at(*line),
-                format!(
-                    "slug \"{}\" has no letters or digits",
-                    crate::config::cut(s)
-                ),
+                format!("slug \"{}\" has no letters or digits", crate::error::cut(s)),
             ));
             None
         }),
@@ -435,7 +434,8 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
             problems.push(Diagnostic::at(
                 at(1),
                 format!(
-                    "the file name \"{stem}\" gives an empty slug: add `slug:` to the front matter"
+                    "the file name \"{}\" gives an empty slug: add `slug:` to the front matter",
+                    crate::error::cut(&stem)
                 ),
             ));
             None
@@ -457,19 +457,26 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
                     continue;
                 }
                 if !tags.iter().any(|t| t.slug == slug) {
-                    tags.push(TagRef { slug, name });
+                    tags.push(TagRef {
+                        slug,
+                        name,
+                        line: *line,
+                    });
                 }
             }
             None if rules.is_some() => warnings.push(Diagnostic::at(
                 at(*line),
                 format!(
                     "tag \"{}\" has no letters or digits (left out)",
-                    crate::config::cut(&name)
+                    crate::error::cut(&name)
                 ),
             )),
             None => problems.push(Diagnostic::at(
                 at(*line),
-                format!("tag \"{name}\" has no letters or digits"),
+                format!(
+                    "tag \"{}\" has no letters or digits",
+                    crate::error::cut(&name)
+                ),
             )),
         }
     }
@@ -515,14 +522,17 @@ fn load_post(config: &Config, rules: Option<&source::Rules>, file: &SourceFile) 
             _ if rules.is_some() => {
                 warnings.push(Diagnostic::at(
                     at(*line),
-                    format!("invalid image \"{}\" (left out)", crate::config::cut(img)),
+                    format!("invalid image \"{}\" (left out)", crate::error::cut(img)),
                 ));
                 None
             }
             _ => {
                 problems.push(Diagnostic::at(
                     at(*line),
-                    format!("invalid image \"{img}\": expected /media/x.webp or an http(s) URL"),
+                    format!(
+                        "invalid image \"{}\": expected /media/x.webp or an http(s) URL",
+                        crate::error::cut(img)
+                    ),
                 ));
                 None
             }
@@ -902,6 +912,7 @@ mod tests {
             tags: vec![TagRef {
                 slug: slugify(tag).unwrap(),
                 name: tag.into(),
+                line: 4,
             }],
             summary: None,
             image: None,

@@ -8,6 +8,9 @@ mod atom;
 mod json;
 mod opml;
 mod rss;
+mod targets;
+
+pub use targets::targets;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::config::{List, Newsletter, one_line};
 use crate::content::Post;
-use crate::error::{Diagnostic, Location};
+use crate::error::{Diagnostic, Location, cut};
 
 /// One valid CSV row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ pub fn read_csv(bytes: &[u8], shown: &Path, invalid: Invalid) -> (Vec<Row>, Vec<
                 Location::line(shown, line),
                 row(format!(
                     "\"{}\" is not an email address",
-                    shorten(&one_line(&email))
+                    cut(&one_line(&email))
                 )),
             ));
             continue;
@@ -108,15 +108,6 @@ pub fn read_csv(bytes: &[u8], shown: &Path, invalid: Invalid) -> (Vec<Row>, Vec<
         rows.push(Row { email, name, line });
     }
     (rows, problems)
-}
-
-/// A bad value as quoted in a problem: a whole megabyte of it would be one line of cron mail.
-fn shorten(s: &str) -> String {
-    const MAX: usize = 100;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -151,7 +142,7 @@ mod tests {
         let (_, problems) = read_csv(csv.as_bytes(), Path::new("x.csv"), Invalid::Skip);
         let msg = problems[0].to_string();
         assert!(
-            msg.starts_with(&format!("x.csv:2: row skipped: \"{}…\"", "a".repeat(100))),
+            msg.starts_with(&format!("x.csv:2: row skipped: \"{}…\"", "a".repeat(80))),
             "{}",
             &msg[..200]
         );

@@ -21,6 +21,9 @@ pub fn check(config: &Config) -> Vec<Diagnostic> {
     let Some(n) = &config.newsletter else {
         return out;
     };
+    if let Err(Error::Invalid(d)) = crate::transport::check_outbox(config) {
+        out.extend(d);
+    }
     for path in n.lists.iter().filter_map(|l| l.subscribers.as_ref()) {
         let shown = config.display(path);
         match std::fs::read(path) {

@@ -386,7 +386,12 @@ impl<'a> PostMailer<'a> {
                 "List-Unsubscribe=One-Click".into(),
             ))
             .multipart(alternative_crlf(text, html.into_bytes()))
-            .map_err(|e| Error::msg(format!("building the mail to {}: {e}", r.email)))?;
+            .map_err(|e| {
+                Error::msg(format!(
+                    "building the mail to {}: {e}",
+                    crate::error::cut(r.email)
+                ))
+            })?;
         Ok(msg.formatted())
     }
 }
@@ -433,10 +438,12 @@ fn header_text(s: &str) -> String {
 
 /// A mailbox whose display name cannot carry a line break into a header.
 pub fn mailbox(name: &str, email: &str) -> Result<Mailbox> {
-    let addr: Address = email
-        .trim()
-        .parse()
-        .map_err(|e| Error::msg(format!("\"{email}\" is not an email address: {e}")))?;
+    let addr: Address = email.trim().parse().map_err(|e| {
+        Error::msg(format!(
+            "\"{}\" is not an email address: {e}",
+            crate::error::cut(email)
+        ))
+    })?;
     let name = header_text(name);
     Ok(Mailbox::new((!name.is_empty()).then_some(name), addr))
 }

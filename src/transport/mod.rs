@@ -11,11 +11,11 @@
 mod outbox;
 mod smtp;
 
-pub use outbox::Outbox;
+pub use outbox::{Outbox, unwritable_dir};
 pub use smtp::Smtp;
 
 use crate::config::{Config, TransportKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 
 /// Who the message is from and to, for the SMTP envelope (bare addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,26 @@ pub trait Transport: Send + Sync {
     /// Delivers `raw`. `folder` groups messages in the outbox (a post slug, `confirm`,
     /// `preview`); SMTP ignores it. Returns the server's reply on success.
     fn send(&self, folder: &str, envelope: &Envelope, raw: &[u8]) -> Result<String, Failure>;
+}
+
+/// Checks, before anything is written, that every message and preview the outbox may hold
+/// can be written (see [`unwritable_dir`]); an error names the config's `outbox_dir` line.
+pub fn check_outbox(config: &Config) -> Result<()> {
+    let Some(n) = &config.newsletter else {
+        return Ok(());
+    };
+    let Some(why) = unwritable_dir(&n.outbox_dir) else {
+        return Ok(());
+    };
+    let file = config.shown_file();
+    let at = match config.line_of(&["newsletter", "outbox_dir"]) {
+        Some(line) => Location::line(file, line),
+        None => Location::file(file),
+    };
+    Err(Error::at(
+        at,
+        format!("`newsletter.outbox_dir` cannot hold every message: {why}"),
+    ))
 }
 
 /// The transport the config asks for.

@@ -50,7 +50,7 @@ fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
         if p.contains("{{") || p.contains("{%") {
             return Err(format!(
                 "permalink \"{}\" is a template herald cannot evaluate: give a literal path",
-                crate::config::cut(p)
+                crate::error::cut(p)
             ));
         }
         let p = clean_path(p.trim());

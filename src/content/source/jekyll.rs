@@ -99,7 +99,8 @@ fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
     let own;
     let pattern = match f.url {
         Some(u) => {
-            own = Pattern::jekyll(u).map_err(|e| format!("invalid permalink \"{u}\": {e}"))?;
+            own = Pattern::jekyll(u)
+                .map_err(|e| format!("invalid permalink \"{}\": {e}", crate::error::cut(u)))?;
             &own
         }
         None => &site,

@@ -63,7 +63,10 @@ fn url(f: &Facts<'_>) -> std::result::Result<String, String> {
         }
     }
     .ok_or_else(|| {
-        format!("the name \"{name}\" gives an empty slug: add `slug` to the front matter")
+        format!(
+            "the name \"{}\" gives an empty slug: add `slug` to the front matter",
+            crate::error::cut(&name)
+        )
     })?;
     let mut parts = f.dirs();
     parts.push(slug);
