@@ -3,6 +3,7 @@
 //!
 //! Owns: keys, defaults, and every check serde cannot make. Never touches content or state.
 
+mod feed_format;
 mod raw;
 mod suggest;
 
@@ -17,6 +18,7 @@ use url::Url;
 use crate::dates;
 use crate::error::{Diagnostic, Error, IoContext, Location, Result};
 use crate::permalink::{HERALD_TOKENS, HUGO_TOKENS, Pattern, Syntax};
+pub use feed_format::{FeedFormat, OPML_FILE, OPML_MIME};
 use raw::*;
 
 /// The blog generator whose posts, dates and URLs herald follows (`site.generator`).
@@ -142,13 +144,6 @@ pub struct Person {
 pub struct Sender {
     pub name: String,
     pub email: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FeedFormat {
-    Rss,
-    Atom,
-    Json,
 }
 
 #[derive(Debug, Clone)]
@@ -755,18 +750,18 @@ impl Validator<'_> {
             .filter_map(|t| generator.tag_slug(t))
             .collect();
         let mut formats = Vec::new();
-        for f in raw
-            .formats
-            .unwrap_or_else(|| vec!["rss".into(), "atom".into(), "json".into()])
-        {
-            match f.as_str() {
-                "rss" => formats.push(FeedFormat::Rss),
-                "atom" => formats.push(FeedFormat::Atom),
-                "json" => formats.push(FeedFormat::Json),
-                other => self.problem(
-                    &["feeds", "formats"],
-                    format!("unknown feed format \"{other}\": expected rss, atom or json"),
-                ),
+        match raw.formats {
+            None => formats.extend(FeedFormat::ALL),
+            Some(names) => {
+                for name in names {
+                    match FeedFormat::from_config_name(&name) {
+                        Some(f) => formats.push(f),
+                        None => self.problem(
+                            &["feeds", "formats"],
+                            format!("unknown feed format \"{name}\": expected rss, atom or json"),
+                        ),
+                    }
+                }
             }
         }
         formats.sort();
