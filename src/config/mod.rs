@@ -109,7 +109,6 @@ pub struct Config {
     pub unsafe_html: bool,
     pub feeds: Feeds,
     pub newsletter: Option<Newsletter>,
-    pub smtp: Option<Smtp>,
     pub serve: Serve,
     /// Where each top-level key sits in the file, for later error messages.
     source: String,
@@ -157,8 +156,38 @@ pub struct Feeds {
     pub exclude_tags: Vec<String>,
 }
 
+/// `newsletter.transport`, with the settings it sends with: `smtp:` belongs to the SMTP
+/// choice, so a config that chose SMTP always has them.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// `.eml` files under [`Newsletter::outbox_dir`].
+    Outbox,
+    /// The top-level `smtp:` section.
+    Smtp(Smtp),
+}
+
+impl Transport {
+    /// Its name in `newsletter.transport`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transport::Outbox => "outbox",
+            Transport::Smtp(_) => "smtp",
+        }
+    }
+
+    /// How many messages are handed to it at once: `smtp.concurrency` sessions, or two
+    /// writers for the outbox.
+    pub fn concurrency(&self) -> usize {
+        match self {
+            Transport::Outbox => 2,
+            Transport::Smtp(s) => s.concurrency,
+        }
+    }
+}
+
+/// `newsletter.transport` as written, before its settings are joined to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
+enum TransportName {
     Outbox,
     Smtp,
 }
@@ -170,7 +199,8 @@ pub struct Newsletter {
     pub from: Sender,
     pub reply_to: Option<String>,
     pub subject: String,
-    pub transport: TransportKind,
+    pub transport: Transport,
+    /// The outbox transport's folder, and `herald preview`'s whatever the transport.
     pub outbox_dir: PathBuf,
     pub retry_days: u32,
     pub lists: Vec<List>,
@@ -488,29 +518,13 @@ impl Validator<'_> {
         let newsletter = raw
             .newsletter
             .map(|n| self.newsletter(root, n, site.timezone, site.generator));
+        // An `smtp:` section is checked even when no newsletter sends through it.
         let smtp = raw.smtp.map(|s| self.smtp(s));
         let serve = self.serve(raw.serve);
-        if let Some(n) = &newsletter
-            && n.transport == TransportKind::Smtp
-        {
-            match &smtp {
-                None => self.problem(
-                    &["newsletter", "transport"],
-                    "`transport: smtp` needs an `smtp:` section",
-                ),
-                Some(s) if !is_loopback(&s.host) => {
-                    let public = serve.public_url.host_str().is_some_and(|h| !is_loopback(h));
-                    if !serve.public_url_set || !public {
-                        self.problem(
-                            &["serve"],
-                            "`serve.public_url` must be a public http(s) URL when mail goes \
-                             through a remote SMTP host: unsubscribe links would point nowhere",
-                        );
-                    }
-                }
-                Some(_) => {}
-            }
-        }
+        let newsletter = newsletter.map(|(mut n, name)| {
+            n.transport = self.transport(name, smtp, &serve);
+            n
+        });
         Config {
             root: root.to_path_buf(),
             file: file.to_path_buf(),
@@ -523,7 +537,6 @@ impl Validator<'_> {
             unsafe_html: raw.render.and_then(|r| r.unsafe_html).unwrap_or(false),
             feeds,
             newsletter,
-            smtp,
             serve,
             source: self.text.to_string(),
         }
@@ -778,13 +791,15 @@ impl Validator<'_> {
         }
     }
 
+    /// `newsletter:`, and the transport it names, whose settings [`Validator::transport`]
+    /// joins to it (`Transport::Outbox` until then).
     fn newsletter(
         &mut self,
         root: &Path,
         raw: RawNewsletter,
         tz: Tz,
         generator: Generator,
-    ) -> Newsletter {
+    ) -> (Newsletter, TransportName) {
         let start = dates::parse(&raw.start, tz).unwrap_or_else(|| {
             self.problem(
                 &["newsletter", "start"],
@@ -800,14 +815,14 @@ impl Validator<'_> {
             .reply_to
             .map(|r| self.email(&["newsletter", "reply_to"], &r));
         let transport = match raw.transport.as_deref().unwrap_or("outbox") {
-            "outbox" => TransportKind::Outbox,
-            "smtp" => TransportKind::Smtp,
+            "outbox" => TransportName::Outbox,
+            "smtp" => TransportName::Smtp,
             other => {
                 self.problem(
                     &["newsletter", "transport"],
                     format!("unknown transport \"{other}\": expected outbox or smtp"),
                 );
-                TransportKind::Outbox
+                TransportName::Outbox
             }
         };
         if raw.lists.is_empty() {
@@ -858,15 +873,45 @@ impl Validator<'_> {
                 subscribers: l.subscribers.map(|s| root.join(s)),
             });
         }
-        Newsletter {
+        let newsletter = Newsletter {
             start,
             from,
             reply_to,
             subject: raw.subject.unwrap_or_else(|| "{{post.title}}".into()),
-            transport,
+            transport: Transport::Outbox,
             outbox_dir: root.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
             retry_days: raw.retry_days.unwrap_or(3),
             lists,
+        };
+        (newsletter, transport)
+    }
+
+    /// The transport `name` with its settings: `transport: smtp` needs the `smtp:` section, and
+    /// a remote SMTP host needs a public `serve.public_url`. An `smtp:` section with
+    /// `transport: outbox` is checked but not used.
+    fn transport(&mut self, name: TransportName, smtp: Option<Smtp>, serve: &Serve) -> Transport {
+        match (name, smtp) {
+            (TransportName::Outbox, _) => Transport::Outbox,
+            (TransportName::Smtp, None) => {
+                self.problem(
+                    &["newsletter", "transport"],
+                    "`transport: smtp` needs an `smtp:` section",
+                );
+                Transport::Outbox
+            }
+            (TransportName::Smtp, Some(s)) => {
+                if !is_loopback(&s.host) {
+                    let public = serve.public_url.host_str().is_some_and(|h| !is_loopback(h));
+                    if !serve.public_url_set || !public {
+                        self.problem(
+                            &["serve"],
+                            "`serve.public_url` must be a public http(s) URL when mail goes \
+                             through a remote SMTP host: unsubscribe links would point nowhere",
+                        );
+                    }
+                }
+                Transport::Smtp(s)
+            }
         }
     }
 
@@ -1212,6 +1257,60 @@ mod tests {
         assert!(err.contains("serve.public_url"), "{err}");
         let ok = format!("{text}serve:\n  public_url: https://example.com/herald/\n");
         assert!(parse(&ok).is_ok());
+    }
+
+    /// A newsletter section (lines 4-8 after [`MIN`]) with `transport: smtp` on line 7.
+    const SMTP_NEWSLETTER: &str = "newsletter:\n  start: 2025-01-01\n  from: { email: a@example.com }\n  transport: smtp\n  lists:\n    - { id: all, tags: ['*'] }\n";
+
+    #[test]
+    fn transport_smtp_without_an_smtp_section_is_one_error_on_its_line() {
+        assert_eq!(
+            errors(&format!("{MIN}{SMTP_NEWSLETTER}")),
+            ["config/herald.yaml:7: `transport: smtp` needs an `smtp:` section"]
+        );
+    }
+
+    #[test]
+    fn transport_smtp_carries_the_smtp_settings() {
+        let c = parse(&format!(
+            "{MIN}{SMTP_NEWSLETTER}smtp:\n  host: localhost\n  concurrency: 7\n"
+        ))
+        .unwrap();
+        let n = c.newsletter.unwrap();
+        let Transport::Smtp(s) = &n.transport else {
+            panic!("{:?}", n.transport);
+        };
+        assert_eq!(
+            (s.host.as_str(), s.port, s.concurrency),
+            ("localhost", 587, 7)
+        );
+        assert_eq!((n.transport.name(), n.transport.concurrency()), ("smtp", 7));
+    }
+
+    #[test]
+    fn an_smtp_section_without_transport_smtp_is_checked_but_not_used() {
+        let smtp = "smtp:\n  host: mail.example.com\n  concurrency: 9\n";
+        for transport in ["", "  transport: outbox\n"] {
+            let text = format!(
+                "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n{transport}  lists:\n    - {{ id: all, tags: ['*'] }}\n{smtp}"
+            );
+            // Not used: outbox, two writers, and no public_url needed for the remote host.
+            let n = parse(&text).unwrap().newsletter.unwrap();
+            assert!(matches!(n.transport, Transport::Outbox), "{transport:?}");
+            assert_eq!(
+                (n.transport.name(), n.transport.concurrency()),
+                ("outbox", 2)
+            );
+        }
+        // Without a newsletter at all, too.
+        assert!(parse(&format!("{MIN}{smtp}")).unwrap().newsletter.is_none());
+        // But checked: its problems are problems all the same.
+        assert_eq!(
+            errors(&format!(
+                "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n  transport: outbox\n  lists:\n    - {{ id: all, tags: ['*'] }}\nsmtp:\n  host: localhost\n  concurrency: 0\n"
+            )),
+            ["config/herald.yaml:12: `smtp.concurrency` must be between 1 and 64"]
+        );
     }
 
     #[test]
