@@ -39,7 +39,16 @@ impl FeedFormat {
         }
     }
 
-    /// The `Content-Type` `serve` sends it with.
+    /// Its media type alone, as a feed's `rel="self"` link names it.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            FeedFormat::Rss => "application/rss+xml",
+            FeedFormat::Atom => "application/atom+xml",
+            FeedFormat::Json => "application/feed+json",
+        }
+    }
+
+    /// The `Content-Type` `serve` sends it with: [`FeedFormat::media_type`] in UTF-8.
     pub fn mime_type(self) -> &'static str {
         match self {
             FeedFormat::Rss => "application/rss+xml; charset=utf-8",
@@ -114,6 +123,9 @@ mod tests {
                 ),
             ]
         );
+        for f in FeedFormat::ALL {
+            assert_eq!(f.mime_type(), format!("{}; charset=utf-8", f.media_type()));
+        }
         // ALL is in the variants' order: `feeds.formats` is sorted by it.
         let mut sorted = FeedFormat::ALL;
         sorted.sort();
