@@ -127,6 +127,36 @@ fn check_lists_every_problem() {
 }
 
 #[test]
+fn a_problem_in_a_list_names_that_lists_line() {
+    // The newsletter fixture's config: `lists:` on line 15, the 2nd list (rust) on line 20 with
+    // its CSV on line 23, the 3rd (cooking) on line 24 with its tags on line 26.
+    let site = Site::fixture("newsletter");
+    let config = site.read("config/herald.yaml");
+    site.write(
+        "config/herald.yaml",
+        config.replace("tags: [cooking]", "tags: [\"!!\"]"),
+    );
+    let run = site.run(&["check"]).code(1);
+    assert_eq!(
+        run.stderr_lines(),
+        [
+            "config/herald.yaml:26: list \"cooking\": tag \"!!\" has no letters or digits",
+            "config/herald.yaml:26: list \"cooking\" has no tags: use [\"*\"] for every post",
+        ]
+    );
+
+    site.write("config/herald.yaml", &config);
+    site.remove("config/subscribers/rust.csv");
+    let run = site.run(&["check"]).code(1);
+    assert_eq!(
+        run.stderr_lines(),
+        [
+            "config/herald.yaml:23: list \"rust\": cannot read config/subscribers/rust.csv: No such file or directory (os error 2)"
+        ]
+    );
+}
+
+#[test]
 fn one_post_can_have_several_problems() {
     let site = Site::fixture("basic");
     site.write(

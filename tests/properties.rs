@@ -356,7 +356,9 @@ proptest! {
                     prop_assert!(l.all || !l.tags.is_empty());
                 }
                 prop_assert!((0..=9999).contains(&n.start.year()));
-                let s = c.smtp.as_ref().expect("smtp");
+                let herald::config::Transport::Smtp(s) = &n.transport else {
+                    panic!("transport: smtp without its settings");
+                };
                 prop_assert!((1..=64).contains(&s.concurrency));
                 prop_assert!(s.timeout_secs >= 1);
                 prop_assert!(s.rate_per_second.is_none_or(|r| r.is_finite() && r >= 0.001));

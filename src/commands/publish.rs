@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::build::{self, build_feeds, print_report};
 use super::{Ctx, unless_closed};
-use crate::config::{Config, Newsletter, TransportKind};
+use crate::config::{Config, Newsletter};
 use crate::content::{self, Content, Post};
 use crate::error::{Error, ExitStatus, Result, cut};
 use crate::feeds;
@@ -123,10 +123,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
             ));
         }
     };
-    let concurrency = match n.transport {
-        TransportKind::Smtp => config.smtp.as_ref().map(|s| s.concurrency).unwrap_or(1),
-        TransportKind::Outbox => 2,
-    };
+    let concurrency = n.transport.concurrency();
     let job = Job {
         config: &config,
         newsletter: n,
@@ -252,10 +249,7 @@ fn dry(
     let open = db.open_count()?;
     ctx.ui.out(format!(
         "would send {open} messages in all through the {} transport",
-        match n.transport {
-            TransportKind::Outbox => "outbox",
-            TransportKind::Smtp => "smtp",
-        }
+        n.transport.name()
     ))?;
     Ok(ExitStatus::Success)
 }

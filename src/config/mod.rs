@@ -3,6 +3,7 @@
 //!
 //! Owns: keys, defaults, and every check serde cannot make. Never touches content or state.
 
+mod feed_format;
 mod raw;
 mod suggest;
 
@@ -17,6 +18,7 @@ use url::Url;
 use crate::dates;
 use crate::error::{Diagnostic, Error, IoContext, Location, Result, cut};
 use crate::permalink::{HERALD_TOKENS, HUGO_TOKENS, Pattern, Syntax};
+pub use feed_format::{FeedFormat, OPML_FILE, OPML_MIME};
 use raw::*;
 
 /// The blog generator whose posts, dates and URLs herald follows (`site.generator`).
@@ -114,7 +116,6 @@ pub struct Config {
     pub unsafe_html: bool,
     pub feeds: Feeds,
     pub newsletter: Option<Newsletter>,
-    pub smtp: Option<Smtp>,
     pub serve: Serve,
     /// Where each top-level key sits in the file, for later error messages.
     source: String,
@@ -151,13 +152,6 @@ pub struct Sender {
     pub email: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FeedFormat {
-    Rss,
-    Atom,
-    Json,
-}
-
 #[derive(Debug, Clone)]
 pub struct Feeds {
     pub formats: Vec<FeedFormat>,
@@ -169,8 +163,38 @@ pub struct Feeds {
     pub exclude_tags: Vec<String>,
 }
 
+/// `newsletter.transport`, with the settings it sends with: `smtp:` belongs to the SMTP
+/// choice, so a config that chose SMTP always has them.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// `.eml` files under [`Newsletter::outbox_dir`].
+    Outbox,
+    /// The top-level `smtp:` section.
+    Smtp(Smtp),
+}
+
+impl Transport {
+    /// Its name in `newsletter.transport`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transport::Outbox => "outbox",
+            Transport::Smtp(_) => "smtp",
+        }
+    }
+
+    /// How many messages are handed to it at once: `smtp.concurrency` sessions, or two
+    /// writers for the outbox.
+    pub fn concurrency(&self) -> usize {
+        match self {
+            Transport::Outbox => 2,
+            Transport::Smtp(s) => s.concurrency,
+        }
+    }
+}
+
+/// `newsletter.transport` as written, before its settings are joined to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
+enum TransportName {
     Outbox,
     Smtp,
 }
@@ -182,7 +206,8 @@ pub struct Newsletter {
     pub from: Sender,
     pub reply_to: Option<String>,
     pub subject: String,
-    pub transport: TransportKind,
+    pub transport: Transport,
+    /// The outbox transport's folder, and `herald preview`'s whatever the transport.
     pub outbox_dir: PathBuf,
     pub retry_days: u32,
     pub lists: Vec<List>,
@@ -307,6 +332,12 @@ impl Config {
     /// The line of a key path in the config file, if it can be found.
     pub fn line_of(&self, keys: &[&str]) -> Option<usize> {
         find_key_line(&self.source, keys)
+    }
+
+    /// Where a problem with a key path is shown: the line of `keys`, or of the longest part of
+    /// it that is found, else the file. A step made by [`item`] is an entry of a sequence.
+    pub fn location(&self, keys: &[&str]) -> Location {
+        locate(&self.source, &self.shown_file(), keys)
     }
 }
 
@@ -441,32 +472,136 @@ fn section_name(path: &str) -> String {
     out
 }
 
-/// The 1-based line where a block-style key path starts, e.g. `["newsletter", "start"]`.
+/// The key-path step for entry `index` (0-based) of a block sequence, as in
+/// `["newsletter", "lists", &item(1), "tags"]`: the 2nd list's `tags`.
+pub fn item(index: usize) -> String {
+    format!("[{index}]")
+}
+
+/// The 1-based line where a block-style key path starts, e.g. `["newsletter", "start"]`; a step
+/// made by [`item`] is an entry of the sequence the previous key holds (the line of its `-`).
 fn find_key_line(text: &str, keys: &[&str]) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    // Where the next key is looked for: from this line, in the block indented at least so far.
     let mut from = 0usize;
     let mut min_indent = 0usize;
-    let lines: Vec<&str> = text.lines().collect();
+    // The indent of the key found last, whose value a sequence step walks.
+    let mut parent_indent = 0usize;
     let mut found = None;
     for key in keys {
-        let mut hit = None;
-        for (i, line) in lines.iter().enumerate().skip(from) {
-            let trimmed = line.trim_start();
-            let indent = line.len() - trimmed.len();
-            let trimmed = trimmed.trim_start_matches("- ");
-            if found.is_some() && indent < min_indent && !trimmed.is_empty() && i > from {
-                break;
+        let index = key
+            .strip_prefix('[')
+            .and_then(|k| k.strip_suffix(']'))
+            .and_then(|k| k.parse::<usize>().ok());
+        let (i, indent) = match index {
+            Some(n) => {
+                let (i, dash) = nth_entry(&lines, from, parent_indent, n)?;
+                // The entry's keys: the first on the `-` line itself, then the lines below.
+                found = Some(i + 1);
+                from = i;
+                min_indent = dash + 1;
+                parent_indent = dash;
+                continue;
             }
-            if trimmed.starts_with(&format!("{key}:")) && indent >= min_indent {
-                hit = Some((i, indent));
-                break;
-            }
-        }
-        let (i, indent) = hit?;
+            None => find_key(&lines, key, from, min_indent, found.is_some())?,
+        };
         found = Some(i + 1);
         from = i + 1;
         min_indent = indent + 1;
+        parent_indent = indent;
     }
     found
+}
+
+/// `file` at the line of `keys` in `text`, or of the longest part of it that is found (a key
+/// left out, a flow collection such as `- { id: a, tags: [] }`), else `file` alone.
+fn locate(text: &str, file: &Path, keys: &[&str]) -> Location {
+    match (1..=keys.len())
+        .rev()
+        .find_map(|n| find_key_line(text, &keys[..n]))
+    {
+        Some(l) => Location::line(file, l),
+        None => Location::file(file),
+    }
+}
+
+/// A line's indent, and its text after the indent and any `- ` entry markers, with the column
+/// that text starts at.
+fn split_indent(line: &str) -> (usize, &str, usize) {
+    let trimmed = line.trim_start();
+    let indent = line.len() - trimmed.len();
+    let mut text = trimmed;
+    let mut column = indent;
+    while let Some(rest) = text.strip_prefix("- ") {
+        let rest_trimmed = rest.trim_start();
+        column += text.len() - rest_trimmed.len();
+        text = rest_trimmed;
+    }
+    (indent, text, column)
+}
+
+/// A line with nothing to read: blank or a comment.
+fn is_blank(text: &str) -> bool {
+    text.is_empty() || text.starts_with('#')
+}
+
+/// The line of `key:` from line `from`, in the block indented at least `min_indent` (`nested`:
+/// inside a key already found, whose block ends at the first line indented less), and the
+/// column it starts at.
+fn find_key(
+    lines: &[&str],
+    key: &str,
+    from: usize,
+    min_indent: usize,
+    nested: bool,
+) -> Option<(usize, usize)> {
+    let wanted = format!("{key}:");
+    for (i, line) in lines.iter().enumerate().skip(from) {
+        let (indent, text, column) = split_indent(line);
+        if is_blank(line.trim_start()) {
+            continue;
+        }
+        if nested && indent < min_indent && i > from {
+            return None;
+        }
+        if text.starts_with(&wanted) && column >= min_indent {
+            return Some((i, column));
+        }
+    }
+    None
+}
+
+/// The line of entry `n` of the block sequence below line `from` that belongs to a key at
+/// `parent` indent, and the indent of its `-`. `None` for a flow sequence (`[a, b]`) or when
+/// there are fewer entries.
+fn nth_entry(lines: &[&str], from: usize, parent: usize, n: usize) -> Option<(usize, usize)> {
+    let mut dash = None;
+    let mut seen = 0;
+    for (i, line) in lines.iter().enumerate().skip(from) {
+        let trimmed = line.trim_start();
+        if is_blank(trimmed) {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        let is_entry = trimmed == "-" || trimmed.starts_with("- ");
+        // The sequence may sit at its key's own indent (`lists:` then `- id: a`).
+        if indent < parent || (indent == parent && !is_entry) {
+            return None;
+        }
+        let d = *dash.get_or_insert(indent);
+        if indent < d {
+            return None;
+        }
+        if indent == d && is_entry {
+            if seen == n {
+                return Some((i, d));
+            }
+            seen += 1;
+        } else if indent == d {
+            return None;
+        }
+    }
+    None
 }
 
 struct Validator<'a> {
@@ -476,11 +611,9 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// A problem at the line of `keys`, as [`Config::location`] finds it.
     fn problem(&mut self, keys: &[&str], message: impl Into<String>) {
-        let loc = match find_key_line(self.text, keys) {
-            Some(l) => Location::line(&self.file, l),
-            None => Location::file(&self.file),
-        };
+        let loc = locate(self.text, &self.file, keys);
         self.problems.push(Diagnostic::at(loc, message));
     }
 
@@ -500,29 +633,13 @@ impl Validator<'_> {
         let newsletter = raw
             .newsletter
             .map(|n| self.newsletter(root, n, site.timezone, site.generator));
+        // An `smtp:` section is checked even when no newsletter sends through it.
         let smtp = raw.smtp.map(|s| self.smtp(s));
         let serve = self.serve(raw.serve);
-        if let Some(n) = &newsletter
-            && n.transport == TransportKind::Smtp
-        {
-            match &smtp {
-                None => self.problem(
-                    &["newsletter", "transport"],
-                    "`transport: smtp` needs an `smtp:` section",
-                ),
-                Some(s) if !is_loopback(&s.host) => {
-                    let public = serve.public_url.host_str().is_some_and(|h| !is_loopback(h));
-                    if !serve.public_url_set || !public {
-                        self.problem(
-                            &["serve"],
-                            "`serve.public_url` must be a public http(s) URL when mail goes \
-                             through a remote SMTP host: unsubscribe links would point nowhere",
-                        );
-                    }
-                }
-                Some(_) => {}
-            }
-        }
+        let newsletter = newsletter.map(|(mut n, name)| {
+            n.transport = self.transport(name, smtp, &serve);
+            n
+        });
         Config {
             root: root.to_path_buf(),
             file: file.to_path_buf(),
@@ -535,7 +652,6 @@ impl Validator<'_> {
             unsafe_html: raw.render.and_then(|r| r.unsafe_html).unwrap_or(false),
             feeds,
             newsletter,
-            smtp,
             serve,
             source: self.text.to_string(),
         }
@@ -765,21 +881,21 @@ impl Validator<'_> {
             .filter_map(|t| generator.tag_slug(t))
             .collect();
         let mut formats = Vec::new();
-        for f in raw
-            .formats
-            .unwrap_or_else(|| vec!["rss".into(), "atom".into(), "json".into()])
-        {
-            match f.as_str() {
-                "rss" => formats.push(FeedFormat::Rss),
-                "atom" => formats.push(FeedFormat::Atom),
-                "json" => formats.push(FeedFormat::Json),
-                other => self.problem(
-                    &["feeds", "formats"],
-                    format!(
-                        "unknown feed format \"{}\": expected rss, atom or json",
-                        cut(other)
-                    ),
-                ),
+        match raw.formats {
+            None => formats.extend(FeedFormat::ALL),
+            Some(names) => {
+                for name in names {
+                    match FeedFormat::from_config_name(&name) {
+                        Some(f) => formats.push(f),
+                        None => self.problem(
+                            &["feeds", "formats"],
+                            format!(
+                                "unknown feed format \"{}\": expected rss, atom or json",
+                                cut(&name)
+                            ),
+                        ),
+                    }
+                }
             }
         }
         formats.sort();
@@ -796,13 +912,15 @@ impl Validator<'_> {
         }
     }
 
+    /// `newsletter:`, and the transport it names, whose settings [`Validator::transport`]
+    /// joins to it (`Transport::Outbox` until then).
     fn newsletter(
         &mut self,
         root: &Path,
         raw: RawNewsletter,
         tz: Tz,
         generator: Generator,
-    ) -> Newsletter {
+    ) -> (Newsletter, TransportName) {
         let start = dates::parse(&raw.start, tz).unwrap_or_else(|| {
             self.problem(
                 &["newsletter", "start"],
@@ -818,8 +936,8 @@ impl Validator<'_> {
             .reply_to
             .map(|r| self.email(&["newsletter", "reply_to"], &r));
         let transport = match raw.transport.as_deref().unwrap_or("outbox") {
-            "outbox" => TransportKind::Outbox,
-            "smtp" => TransportKind::Smtp,
+            "outbox" => TransportName::Outbox,
+            "smtp" => TransportName::Smtp,
             other => {
                 self.problem(
                     &["newsletter", "transport"],
@@ -828,7 +946,7 @@ impl Validator<'_> {
                         cut(other)
                     ),
                 );
-                TransportKind::Outbox
+                TransportName::Outbox
             }
         };
         if raw.lists.is_empty() {
@@ -838,8 +956,10 @@ impl Validator<'_> {
             );
         }
         let mut lists: Vec<List> = Vec::new();
-        for l in raw.lists {
-            let keys = ["newsletter", "lists"];
+        for (i, l) in raw.lists.into_iter().enumerate() {
+            // Each problem at its own list's line, or at the offending key's within it.
+            let entry = item(i);
+            let at = |key: &'static str| ["newsletter", "lists", entry.as_str(), key];
             if l.id.is_empty()
                 || !l
                     .id
@@ -847,7 +967,7 @@ impl Validator<'_> {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             {
                 self.problem(
-                    &keys,
+                    &at("id"),
                     format!(
                         "invalid list id \"{}\": expected {LIST_ID_CHARS}",
                         cut(&l.id)
@@ -855,7 +975,10 @@ impl Validator<'_> {
                 );
             }
             if lists.iter().any(|o| o.id == l.id) {
-                self.problem(&keys, format!("list id \"{}\" is used twice", cut(&l.id)));
+                self.problem(
+                    &at("id"),
+                    format!("list id \"{}\" is used twice", cut(&l.id)),
+                );
             }
             let all = l.tags.iter().any(|t| t.trim() == "*");
             let mut tags = Vec::new();
@@ -863,7 +986,7 @@ impl Validator<'_> {
                 match generator.tag_slug(t) {
                     Some(s) => tags.push(s),
                     None => self.problem(
-                        &keys,
+                        &at("tags"),
                         format!(
                             "list \"{}\": tag \"{}\" has no letters or digits",
                             cut(&l.id),
@@ -874,10 +997,22 @@ impl Validator<'_> {
             }
             if !all && tags.is_empty() {
                 self.problem(
-                    &keys,
+                    &at("tags"),
                     format!(
                         "list \"{}\" has no tags: use [\"*\"] for every post",
                         cut(&l.id)
+                    ),
+                );
+            }
+            if l.subscribers
+                .as_deref()
+                .is_some_and(|s| s.trim().is_empty())
+            {
+                self.problem(
+                    &at("subscribers"),
+                    format!(
+                        "list \"{}\": `subscribers` is empty: name a CSV file, or leave the key out",
+                        l.id
                     ),
                 );
             }
@@ -889,15 +1024,45 @@ impl Validator<'_> {
                 subscribers: l.subscribers.map(|s| root.join(s)),
             });
         }
-        Newsletter {
+        let newsletter = Newsletter {
             start,
             from,
             reply_to,
             subject: raw.subject.unwrap_or_else(|| "{{post.title}}".into()),
-            transport,
+            transport: Transport::Outbox,
             outbox_dir: root.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
             retry_days: raw.retry_days.unwrap_or(3),
             lists,
+        };
+        (newsletter, transport)
+    }
+
+    /// The transport `name` with its settings: `transport: smtp` needs the `smtp:` section, and
+    /// a remote SMTP host needs a public `serve.public_url`. An `smtp:` section with
+    /// `transport: outbox` is checked but not used.
+    fn transport(&mut self, name: TransportName, smtp: Option<Smtp>, serve: &Serve) -> Transport {
+        match (name, smtp) {
+            (TransportName::Outbox, _) => Transport::Outbox,
+            (TransportName::Smtp, None) => {
+                self.problem(
+                    &["newsletter", "transport"],
+                    "`transport: smtp` needs an `smtp:` section",
+                );
+                Transport::Outbox
+            }
+            (TransportName::Smtp, Some(s)) => {
+                if !is_loopback(&s.host) {
+                    let public = serve.public_url.host_str().is_some_and(|h| !is_loopback(h));
+                    if !serve.public_url_set || !public {
+                        self.problem(
+                            &["serve"],
+                            "`serve.public_url` must be a public http(s) URL when mail goes \
+                             through a remote SMTP host: unsubscribe links would point nowhere",
+                        );
+                    }
+                }
+                Transport::Smtp(s)
+            }
         }
     }
 
@@ -1243,6 +1408,60 @@ mod tests {
         assert!(parse(&ok).is_ok());
     }
 
+    /// A newsletter section (lines 4-8 after [`MIN`]) with `transport: smtp` on line 7.
+    const SMTP_NEWSLETTER: &str = "newsletter:\n  start: 2025-01-01\n  from: { email: a@example.com }\n  transport: smtp\n  lists:\n    - { id: all, tags: ['*'] }\n";
+
+    #[test]
+    fn transport_smtp_without_an_smtp_section_is_one_error_on_its_line() {
+        assert_eq!(
+            errors(&format!("{MIN}{SMTP_NEWSLETTER}")),
+            ["config/herald.yaml:7: `transport: smtp` needs an `smtp:` section"]
+        );
+    }
+
+    #[test]
+    fn transport_smtp_carries_the_smtp_settings() {
+        let c = parse(&format!(
+            "{MIN}{SMTP_NEWSLETTER}smtp:\n  host: localhost\n  concurrency: 7\n"
+        ))
+        .unwrap();
+        let n = c.newsletter.unwrap();
+        let Transport::Smtp(s) = &n.transport else {
+            panic!("{:?}", n.transport);
+        };
+        assert_eq!(
+            (s.host.as_str(), s.port, s.concurrency),
+            ("localhost", 587, 7)
+        );
+        assert_eq!((n.transport.name(), n.transport.concurrency()), ("smtp", 7));
+    }
+
+    #[test]
+    fn an_smtp_section_without_transport_smtp_is_checked_but_not_used() {
+        let smtp = "smtp:\n  host: mail.example.com\n  concurrency: 9\n";
+        for transport in ["", "  transport: outbox\n"] {
+            let text = format!(
+                "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n{transport}  lists:\n    - {{ id: all, tags: ['*'] }}\n{smtp}"
+            );
+            // Not used: outbox, two writers, and no public_url needed for the remote host.
+            let n = parse(&text).unwrap().newsletter.unwrap();
+            assert!(matches!(n.transport, Transport::Outbox), "{transport:?}");
+            assert_eq!(
+                (n.transport.name(), n.transport.concurrency()),
+                ("outbox", 2)
+            );
+        }
+        // Without a newsletter at all, too.
+        assert!(parse(&format!("{MIN}{smtp}")).unwrap().newsletter.is_none());
+        // But checked: its problems are problems all the same.
+        assert_eq!(
+            errors(&format!(
+                "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n  transport: outbox\n  lists:\n    - {{ id: all, tags: ['*'] }}\nsmtp:\n  host: localhost\n  concurrency: 0\n"
+            )),
+            ["config/herald.yaml:12: `smtp.concurrency` must be between 1 and 64"]
+        );
+    }
+
     #[test]
     fn list_ids_are_checked() {
         let text = format!(
@@ -1251,6 +1470,83 @@ mod tests {
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains("invalid list id \"All\""), "{err}");
         assert!(err.contains("list \"x\" has no tags"), "{err}");
+    }
+
+    /// Three lists, the 2nd and 3rd with problems, each key on a line of its own.
+    const THREE_LISTS: &str = "newsletter:
+  start: 2025-01-01
+  from: { email: a@example.com }
+  lists:
+    - id: all
+      tags: ['*']
+    # The 2nd list, line 10.
+    - id: rust
+      name: Rust
+
+      tags: ['!!']
+    - id: rust
+      tags: []
+      subscribers: ''
+";
+
+    #[test]
+    fn problems_in_a_list_name_that_lists_line() {
+        assert_eq!(
+            errors(&format!("{MIN}{THREE_LISTS}")),
+            [
+                "config/herald.yaml:14: list \"rust\": tag \"!!\" has no letters or digits",
+                "config/herald.yaml:14: list \"rust\" has no tags: use [\"*\"] for every post",
+                "config/herald.yaml:15: list id \"rust\" is used twice",
+                "config/herald.yaml:16: list \"rust\" has no tags: use [\"*\"] for every post",
+                "config/herald.yaml:17: list \"rust\": `subscribers` is empty: name a CSV file, or leave the key out",
+            ]
+        );
+    }
+
+    #[test]
+    fn problems_in_a_flow_style_list_name_its_entry_line() {
+        let text = format!(
+            "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n  lists:\n  - {{ id: all, tags: ['*'] }}\n  - {{ id: All, tags: ['*'] }}\n  - {{ id: x, tags: [] }}\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "config/herald.yaml:9: invalid list id \"All\": expected [a-z0-9-]+",
+                "config/herald.yaml:10: list \"x\" has no tags: use [\"*\"] for every post",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_keys_in_a_list_name_that_lists_lines() {
+        let text = format!(
+            "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n  lists:\n    - id: all\n      tags: ['*']\n    - id: rust\n      tag: [rust]\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "config/herald.yaml:11: unknown key `tag` in `newsletter.lists` (did you mean `tags`?)"
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_entries_of_block_sequences() {
+        let text = "a:\n  lists:\n    - id: x\n      tags: [a]\n    # note\n\n    - id: y\n      name: Y\n    - tags: []\n      id: z\n  other: 1\n";
+        let line = |keys: &[&str]| find_key_line(text, keys);
+        assert_eq!(line(&["a", "lists", &item(0)]), Some(3));
+        assert_eq!(line(&["a", "lists", &item(0), "tags"]), Some(4));
+        assert_eq!(line(&["a", "lists", &item(1), "name"]), Some(8));
+        // A key the entry lacks is not taken from the next entry.
+        assert_eq!(line(&["a", "lists", &item(1), "tags"]), None);
+        assert_eq!(line(&["a", "lists", &item(2), "tags"]), Some(9));
+        assert_eq!(line(&["a", "lists", &item(2), "id"]), Some(10));
+        assert_eq!(line(&["a", "lists", &item(3)]), None);
+        assert_eq!(line(&["a", "other"]), Some(11));
+        // A sequence at its key's own indent, and a flow one (which has no entry lines).
+        let text = "lists:\n- id: x\n- id: y\n  tags: []\nflow: [1, 2]\n";
+        assert_eq!(find_key_line(text, &["lists", &item(1), "tags"]), Some(4));
+        assert_eq!(find_key_line(text, &["flow", &item(0)]), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use atom_syndication::{
 use chrono::DateTime;
 
 use super::{Doc, GENERATOR, VERSION};
+use crate::config::FeedFormat;
 use crate::error::{Error, Result};
 
 const DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
@@ -26,7 +27,7 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>> {
             Link {
                 href: doc.self_url.to_string(),
                 rel: "self".into(),
-                mime_type: Some("application/atom+xml".into()),
+                mime_type: Some(FeedFormat::Atom.media_type().into()),
                 ..Default::default()
             },
             Link {

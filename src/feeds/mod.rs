@@ -18,7 +18,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use rayon::prelude::*;
 use url::Url;
 
-use crate::config::{Config, FeedFormat};
+use crate::config::{Config, FeedFormat, OPML_FILE};
 use crate::content::{self, Content, Post, Rendered};
 use crate::error::{Error, Result};
 
@@ -121,7 +121,7 @@ pub fn render(config: &Config, plan: &Plan) -> Result<Vec<FeedFile>> {
         ));
     }
     let tags_base = url(config, "tags/")?;
-    let files: Vec<Result<Vec<FeedFile>>> = sets
+    let files: Vec<Result<Vec<(FeedFormat, FeedFile)>>> = sets
         .par_iter()
         .map(|(dir, title, posts)| {
             let items = posts
@@ -162,39 +162,35 @@ pub fn render(config: &Config, plan: &Plan) -> Result<Vec<FeedFile>> {
                 items,
                 tags_base: tags_base.clone(),
             };
-            for f in &config.feeds.formats {
-                let path = format!("{dir}{}", file_name(*f));
+            for &f in &config.feeds.formats {
+                let path = format!("{dir}{}", f.file_name());
                 doc.self_url = url(config, &path)?;
                 let bytes = match f {
                     FeedFormat::Rss => xml_chars_only(rss::render(&doc)?),
                     FeedFormat::Atom => xml_chars_only(atom::render(&doc)?),
                     FeedFormat::Json => json::render(&doc)?,
                 };
-                out.push(FeedFile { path, bytes });
+                out.push((f, FeedFile { path, bytes }));
             }
             Ok(out)
         })
         .collect();
     let mut all = Vec::new();
+    // The OPML lists every feed written, JSON Feed included.
     let mut outlines = Vec::new();
     for (f, (_, title, _)) in files.into_iter().zip(&sets) {
-        for file in f? {
-            let kind = match file.path.rsplit('/').next() {
-                Some("rss.xml") => Some("RSS"),
-                Some("atom.xml") => Some("Atom"),
-                // The OPML lists every feed written, JSON Feed included.
-                Some("feed.json") => Some("JSON Feed"),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                outlines.push((format!("{title} ({kind})"), url(config, &file.path)?));
-            }
+        for (format, file) in f? {
+            outlines.push(opml::Outline {
+                title,
+                format,
+                url: url(config, &file.path)?,
+            });
             all.push(file);
         }
     }
     if !outlines.is_empty() {
         all.push(FeedFile {
-            path: "feeds.opml".into(),
+            path: OPML_FILE.into(),
             bytes: xml_chars_only(opml::render(config, &outlines)),
         });
     }
@@ -229,15 +225,6 @@ fn xml_chars_only(xml: Vec<u8>) -> Vec<u8> {
             .into_bytes(),
         Ok(s) => s.into_bytes(),
         Err(e) => e.into_bytes(),
-    }
-}
-
-/// The file name of a format.
-pub fn file_name(f: FeedFormat) -> &'static str {
-    match f {
-        FeedFormat::Rss => "rss.xml",
-        FeedFormat::Atom => "atom.xml",
-        FeedFormat::Json => "feed.json",
     }
 }
 

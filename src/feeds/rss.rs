@@ -7,6 +7,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
 use super::{Doc, GENERATOR, VERSION};
+use crate::config::FeedFormat;
 use crate::content::markdown::escape_attr;
 use crate::error::{Error, Result};
 
@@ -24,7 +25,7 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>> {
             links: vec![Link {
                 href: doc.self_url.to_string(),
                 rel: "self".into(),
-                mime_type: Some("application/rss+xml".into()),
+                mime_type: Some(FeedFormat::Rss.media_type().into()),
                 ..Default::default()
             }],
         }),

@@ -6,8 +6,8 @@ pub mod lists;
 pub mod render;
 pub mod templates;
 
-use crate::config::Config;
-use crate::error::{Diagnostic, Error, Location};
+use crate::config::{self, Config};
+use crate::error::{Diagnostic, Error};
 
 /// Problems `check` reports for the newsletter: templates that do not compile, list CSVs that
 /// are missing, and every invalid CSV row (which `publish` would skip).
@@ -24,13 +24,17 @@ pub fn check(config: &Config) -> Vec<Diagnostic> {
     if let Err(Error::Invalid(d)) = crate::transport::check_outbox(config) {
         out.extend(d);
     }
-    for path in n.lists.iter().filter_map(|l| l.subscribers.as_ref()) {
+    for (i, list) in n.lists.iter().enumerate() {
+        let Some(path) = &list.subscribers else {
+            continue;
+        };
         let shown = config.display(path);
         match std::fs::read(path) {
             Ok(bytes) => out.extend(lists::read_csv(&bytes, &shown, lists::Invalid::Skip).1),
+            // At the line that names the file: the list's `subscribers:`.
             Err(e) => out.push(Diagnostic::at(
-                Location::file(&shown),
-                format!("cannot read: {e}"),
+                config.location(&["newsletter", "lists", &config::item(i), "subscribers"]),
+                format!("list \"{}\": cannot read {}: {e}", list.id, shown.display()),
             )),
         }
     }

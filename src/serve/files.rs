@@ -16,6 +16,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
+use crate::config::{FeedFormat, OPML_MIME};
+
 /// Smaller bodies are not worth a gzip header.
 const GZIP_MIN: usize = 256;
 
@@ -26,15 +28,12 @@ pub fn content_type(path: &Path) -> &'static str {
         .and_then(|n| n.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    match name.as_str() {
-        "rss.xml" => return "application/rss+xml; charset=utf-8",
-        "atom.xml" => return "application/atom+xml; charset=utf-8",
-        "feed.json" => return "application/feed+json; charset=utf-8",
-        _ => {}
+    if let Some(f) = FeedFormat::from_file_name(&name) {
+        return f.mime_type();
     }
     let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     match ext {
-        "opml" => "text/x-opml; charset=utf-8",
+        "opml" => OPML_MIME,
         "xml" | "xsl" => "application/xml; charset=utf-8",
         "json" => "application/json; charset=utf-8",
         "html" | "htm" => "text/html; charset=utf-8",
@@ -66,14 +65,11 @@ fn compressible(content_type: &str) -> bool {
 }
 
 fn is_feed(content_type: &str) -> bool {
-    [
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/feed+json",
-        "text/x-opml",
-    ]
-    .iter()
-    .any(|t| content_type.starts_with(t))
+    FeedFormat::ALL
+        .iter()
+        .map(|f| f.mime_type())
+        .chain([OPML_MIME])
+        .any(|t| t == content_type)
 }
 
 /// The file under `root` that `path` (the request path, still percent-encoded) names, or
@@ -256,6 +252,7 @@ fn gzip_bytes(bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::OPML_FILE;
 
     fn h(r: &Response, name: header::HeaderName) -> Option<&str> {
         r.headers().get(name).and_then(|v| v.to_str().ok())
@@ -270,6 +267,24 @@ mod tests {
             );
         }
         m
+    }
+
+    #[test]
+    fn feed_content_types_come_from_feed_format() {
+        for f in FeedFormat::ALL {
+            for dir in ["/p", "/p/tags/seo", "/p/tags/RSS.XML"] {
+                let ctype = content_type(&Path::new(dir).join(f.file_name()));
+                assert_eq!(ctype, f.mime_type(), "{dir} {f:?}");
+                assert!(is_feed(ctype) && compressible(ctype), "{f:?}");
+            }
+            let upper = f.file_name().to_ascii_uppercase();
+            assert_eq!(content_type(&Path::new("/p").join(upper)), f.mime_type());
+        }
+        let opml = content_type(&Path::new("/p").join(OPML_FILE));
+        assert_eq!(opml, OPML_MIME);
+        assert!(is_feed(opml) && compressible(opml));
+        assert!(!is_feed(content_type(Path::new("/p/sitemap.xml"))));
+        assert!(!is_feed(content_type(Path::new("/p/data.json"))));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use super::forms::Fields;
 use super::pages::{self, Link, ListView, Page};
 use super::rate_limit::client_ip;
 use super::{BODY_LIMIT, Inner, State, files};
-use crate::config::{List, Newsletter, one_line};
+use crate::config::{FeedFormat, List, Newsletter, OPML_FILE, one_line};
 use crate::error::Error;
 use crate::state::Db;
 use crate::state::tokens::{self, Confirm, Unsubscribe};
@@ -661,19 +661,16 @@ async fn files_or_index(Axum(state): Axum<State>, req: Request) -> Response {
     }
     if path == "/" {
         let feeds = tokio::task::spawn_blocking(move || {
-            [
-                ("rss.xml", "RSS"),
-                ("atom.xml", "Atom"),
-                ("feed.json", "JSON Feed"),
-                ("feeds.opml", "All feeds (OPML)"),
-            ]
-            .iter()
-            .filter(|(f, _)| root.join(f).is_file())
-            .map(|(f, text)| Link {
-                href: f.to_string(),
-                text: text.to_string(),
-            })
-            .collect::<Vec<_>>()
+            FeedFormat::ALL
+                .iter()
+                .map(|f| (f.file_name(), f.label()))
+                .chain([(OPML_FILE, "All feeds (OPML)")])
+                .filter(|(f, _)| root.join(f).is_file())
+                .map(|(f, text)| Link {
+                    href: f.to_string(),
+                    text: text.to_string(),
+                })
+                .collect::<Vec<_>>()
         })
         .await
         .unwrap_or_default();
@@ -915,6 +912,33 @@ mod tests {
             let (status, _) = call(&app, method, uri, "").await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_index_links_the_feeds_written_with_their_labels() {
+        let f = fixture();
+        let out = &f.config.output_dir;
+        std::fs::create_dir_all(out).unwrap();
+        // Every format but Atom, and the OPML.
+        for name in ["rss.xml", "feed.json", "feeds.opml"] {
+            std::fs::write(out.join(name), "x").unwrap();
+        }
+        let (status, page) = call(&f.app_at(T0), "GET", "/", "").await;
+        assert_eq!(status, StatusCode::OK);
+        let links: Vec<&str> = page
+            .lines()
+            .filter(|l| l.starts_with("<li><a href="))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                "<li><a href=\"rss.xml\">RSS</a></li>",
+                "<li><a href=\"feed.json\">JSON Feed</a></li>",
+                "<li><a href=\"feeds.opml\">All feeds (OPML)</a></li>",
+                "<li><a href=\"subscribe\">Subscribe by email</a></li>",
+            ],
+            "{page}"
+        );
     }
 
     #[tokio::test]

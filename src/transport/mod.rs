@@ -14,7 +14,7 @@ mod smtp;
 pub use outbox::{Outbox, unwritable_dir};
 pub use smtp::Smtp;
 
-use crate::config::{Config, TransportKind};
+use crate::config::{self, Config};
 use crate::error::{Error, Location, Result};
 
 /// Who the message is from and to, for the SMTP envelope (bare addresses).
@@ -71,16 +71,8 @@ pub fn from_config(config: &Config) -> Result<Box<dyn Transport>> {
             config.shown_file().display()
         )));
     };
-    match n.transport {
-        TransportKind::Outbox => Ok(Box::new(Outbox::new(n.outbox_dir.clone()))),
-        TransportKind::Smtp => {
-            let smtp = config.smtp.as_ref().ok_or_else(|| {
-                Error::msg(format!(
-                    "{}: `transport: smtp` needs an `smtp:` section",
-                    config.shown_file().display()
-                ))
-            })?;
-            Ok(Box::new(Smtp::new(smtp)?))
-        }
+    match &n.transport {
+        config::Transport::Outbox => Ok(Box::new(Outbox::new(n.outbox_dir.clone()))),
+        config::Transport::Smtp(smtp) => Ok(Box::new(Smtp::new(smtp)?)),
     }
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::config::{FeedFormat, OPML_FILE};
 use crate::error::{Error, Location, Result};
 
 pub use crate::config::Generator;
@@ -108,8 +109,18 @@ impl Detected {
 /// The placeholder written when the blog's address is not found.
 pub const PLACEHOLDER_URL: &str = "https://example.com/";
 
-/// The file names herald writes into `output_dir`, besides `tags/`.
-const FEED_FILES: [&str; 4] = ["rss.xml", "atom.xml", "feed.json", "feeds.opml"];
+/// The file names herald writes into `output_dir`, besides `tags/`: each format's, then the
+/// OPML.
+fn feed_files() -> impl Iterator<Item = &'static str> {
+    FeedFormat::ALL
+        .iter()
+        .map(|f| f.file_name())
+        .chain([OPML_FILE])
+}
+
+/// The name of Zola's feed when its config names none (`feed_filenames`): Zola's default, which
+/// happens to be herald's Atom file name too.
+const ZOLA_DEFAULT_FEED: &str = "atom.xml";
 
 const HUGO_EXTS: [&str; 4] = ["toml", "yaml", "yml", "json"];
 const JEKYLL_FILES: [&str; 3] = ["_config.yml", "_config.yaml", "_config.toml"];
@@ -582,8 +593,7 @@ fn posts_dir(dir: &Path, root: &str, candidates: &[String]) -> String {
 
 /// Which of herald's file names `out` (below `dir`) already has.
 fn taken_names(dir: &Path, out: &str) -> Vec<String> {
-    let mut taken: Vec<String> = FEED_FILES
-        .iter()
+    let mut taken: Vec<String> = feed_files()
         .filter(|n| dir.join(out).join(n).exists())
         .map(|n| display_in(out, n))
         .collect();
@@ -614,8 +624,9 @@ fn choose_output(d: &mut Detected, out: &str, generated: Vec<String>) {
     let reason = taken.join(", ");
     d.warnings.push(format!(
         "{reason}: herald's feed names are taken there, so herald writes its feeds into \
-         {moved}/ instead: the site's feeds are /feeds/rss.xml and so on, and tag feeds are \
-         under /feeds/tags/<tag>/ rather than beside the tag pages"
+         {moved}/ instead: the site's feeds are /feeds/{} and so on, and tag feeds are \
+         under /feeds/tags/<tag>/ rather than beside the tag pages",
+        FeedFormat::Rss.file_name()
     ));
     d.output_dir = moved;
     d.feeds_moved = Some(reason);
@@ -959,7 +970,7 @@ fn read_jekyll(dir: &Path) -> Result<Detected> {
     let mut generated = Vec::new();
     if let Some(path) = text_at(&cfg, &["feed", "path"]) {
         let path = path.trim_start_matches('/');
-        if FEED_FILES.contains(&path) {
+        if feed_files().any(|n| n == path) {
             generated.push(format!("jekyll-feed's {path} (feed.path in {file})"));
         }
     }
@@ -1038,11 +1049,11 @@ fn read_zola(dir: &Path) -> Result<Detected> {
         names = strings(cfg.get("feed_filename"));
     }
     if names.is_empty() {
-        names.push("atom.xml".into());
+        names.push(ZOLA_DEFAULT_FEED.into());
     }
     let clash: Vec<String> = names
         .into_iter()
-        .filter(|n| FEED_FILES.contains(&n.as_str()))
+        .filter(|n| feed_files().any(|f| f == n))
         .collect();
     let mut generated = Vec::new();
     if !clash.is_empty() {
@@ -1889,7 +1900,7 @@ pub fn gitignore_lines(d: &Detected) -> Vec<String> {
     if d.feeds_moved.is_some() {
         lines.push(prefix);
     } else {
-        for name in FEED_FILES {
+        for name in feed_files() {
             lines.push(format!("{prefix}{name}"));
         }
         lines.push(format!("{prefix}tags/*/"));
@@ -1945,9 +1956,17 @@ pub fn advice(d: &Detected) -> Vec<String> {
         "zola build",
         "npx @11ty/eleventy",
     );
+    let urls: Vec<String> = FeedFormat::ALL
+        .iter()
+        .map(|f| format!("{feeds_at}{}", f.file_name()))
+        .collect();
+    let urls = match urls.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => urls.concat(),
+    };
     out.push(format!(
         "Then build the site with `{build}` as before: {name} publishes the feeds with it, at \
-         {feeds_at}rss.xml, {feeds_at}atom.xml and {feeds_at}feed.json."
+         {urls}."
     ));
     out
 }
