@@ -18,7 +18,7 @@ use crate::newsletter::deliver::{self, Event, Job};
 use crate::newsletter::lists;
 use crate::newsletter::render::{PostMailer, Recipient};
 use crate::newsletter::templates::Templates;
-use crate::state::{Db, PublishLock, secret};
+use crate::state::{Db, DeliveryStatus, PublishLock, secret};
 use crate::transport;
 
 /// Problem deliveries named one by one in the log; the rest are counted.
@@ -93,12 +93,12 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
     let logged = std::sync::atomic::AtomicUsize::new(0);
     let on_event = |e: Event| {
         bar.inc(1);
-        if e.status == "cancelled" {
+        if e.status == DeliveryStatus::Cancelled {
             ui.detail(format!(
                 "{} for {}: {}",
                 e.delivery.email, e.delivery.post_slug, e.reply
             ));
-        } else if e.status != "sent" {
+        } else if e.status != DeliveryStatus::Sent {
             // A problem: shown even with -q, so that cron mails it to the owner.
             if logged.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < MAX_LOGGED || ui.verbose
             {

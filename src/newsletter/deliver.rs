@@ -17,7 +17,7 @@ use super::render::{PostMailer, Recipient};
 use crate::config::{Config, Newsletter};
 use crate::error::{Error, Result};
 use crate::state::journal::{Delivery, Mark};
-use crate::state::{Db, tokens};
+use crate::state::{Db, DeliveryStatus, MemberStatus, tokens};
 use crate::transport::{Failure, Transport};
 
 /// Pauses before the second and third pass over deferred deliveries within one run.
@@ -41,8 +41,8 @@ pub struct Outcome {
 #[derive(Debug)]
 pub struct Event<'a> {
     pub delivery: &'a Delivery,
-    /// `sent`, `deferred`, `failed`, `cancelled`.
-    pub status: &'static str,
+    /// The status the delivery took: `Sent`, `Deferred`, `Failed` or `Cancelled`.
+    pub status: DeliveryStatus,
     pub reply: &'a str,
 }
 
@@ -93,6 +93,41 @@ pub fn deliver(job: &Job, db: &Db) -> Result<Outcome> {
 
 /// Outcomes a worker keeps before it commits them without waiting for its next send.
 const RECORD_BATCH: usize = 256;
+
+/// What became of one delivery: the status it took, and whether the server refused the
+/// address (a bounce, counted among the failures too).
+#[derive(Debug, Clone, Copy)]
+struct Done {
+    status: DeliveryStatus,
+    bounced: bool,
+}
+
+/// A pass's counters, shared by its workers: one per delivery status, and the bounces.
+#[derive(Default)]
+struct Tally {
+    by_status: [AtomicUsize; DeliveryStatus::ALL.len()],
+    bounced: AtomicUsize,
+}
+
+impl Tally {
+    fn add(&self, done: Done) {
+        self.by_status[done.status.index()].fetch_add(1, Ordering::SeqCst);
+        if done.bounced {
+            self.bounced.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn outcome(&self) -> Outcome {
+        let n = |s: DeliveryStatus| self.by_status[s.index()].load(Ordering::SeqCst);
+        Outcome {
+            sent: n(DeliveryStatus::Sent),
+            deferred: n(DeliveryStatus::Deferred),
+            failed: n(DeliveryStatus::Failed),
+            cancelled: n(DeliveryStatus::Cancelled),
+            bounced: self.bounced.load(Ordering::SeqCst),
+        }
+    }
+}
 
 /// Marks sent to the journal writer in one request, and where to say they are committed.
 type MarkRequest = (Vec<(Delivery, Mark)>, mpsc::SyncSender<Result<(), String>>);
@@ -179,7 +214,7 @@ fn one_pass(job: &Job, reader: &Db) -> Result<Outcome> {
     let writer = Db::open(&job.config.state_dir)?;
     writer.defer_checkpoints()?;
     let stop = AtomicBool::new(false);
-    let counts = [(); 5].map(|_| AtomicUsize::new(0));
+    let tally = Tally::default();
     // Consecutive transient failures across workers: when the relay is down, every message
     // would fail the same way, so the pass stops and the rest wait, untouched, for a later run.
     let streak = AtomicUsize::new(0);
@@ -193,8 +228,8 @@ fn one_pass(job: &Job, reader: &Db) -> Result<Outcome> {
     std::thread::scope(|s| -> Result<()> {
         s.spawn(move || journal_writer(writer, mark_rx, now));
         for _ in 0..job.concurrency.max(1) {
-            let (stop, counts, streak, fatal, rx, bounced) =
-                (&stop, &counts, &streak, &fatal, &rx, &bounced);
+            let (stop, tally, streak, fatal, rx, bounced) =
+                (&stop, &tally, &streak, &fatal, &rx, &bounced);
             let journal = Journal::new(mark_tx.clone());
             s.spawn(move || {
                 let fail = |e: Error| {
@@ -211,9 +246,9 @@ fn one_pass(job: &Job, reader: &Db) -> Result<Outcome> {
                         continue;
                     }
                     match one(job, &journal, &d, bounced) {
-                        Ok(k) => {
-                            counts[k].fetch_add(1, Ordering::SeqCst);
-                            if k == DEFERRED {
+                        Ok(done) => {
+                            tally.add(done);
+                            if done.status == DeliveryStatus::Deferred {
                                 if streak.fetch_add(1, Ordering::SeqCst) + 1 >= give_up_after {
                                     stop.store(true, Ordering::SeqCst);
                                 }
@@ -248,52 +283,43 @@ fn one_pass(job: &Job, reader: &Db) -> Result<Outcome> {
     if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    let [sent, deferred, failed, cancelled, bounced] = counts.map(|c| c.into_inner());
-    Ok(Outcome {
-        sent,
-        deferred,
-        failed: failed + bounced,
-        cancelled,
-        bounced,
-    })
+    Ok(tally.outcome())
 }
 
-const SENT: usize = 0;
-const DEFERRED: usize = 1;
-const FAILED: usize = 2;
-const CANCELLED: usize = 3;
-const BOUNCED: usize = 4;
-
-/// Handles one delivery; returns which counter it adds to. An `Err` stops the run.
+/// Handles one delivery; returns what became of it. An `Err` stops the run.
 fn one(
     job: &Job,
     journal: &Journal,
     d: &Delivery,
     bounced: &Mutex<HashSet<String>>,
-) -> Result<usize> {
+) -> Result<Done> {
+    use DeliveryStatus::{Cancelled, Deferred, Failed, Sent};
     let now = job.now.timestamp();
-    let report = |status: &'static str, reply: &str| {
+    let report = |status: DeliveryStatus, reply: &str| {
         (job.on_event)(Event {
             delivery: d,
             status,
             reply,
-        })
+        });
+        Done {
+            status,
+            bounced: false,
+        }
     };
     // The status came with the page; an address that bounced earlier in this pass counts too.
     let bounced_now = bounced
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .contains(&d.email_norm);
-    if d.subscriber_status != "active" || bounced_now {
+    if d.subscriber_status != MemberStatus::Active || bounced_now {
         let status = if bounced_now {
-            "bounced"
+            MemberStatus::Bounced
         } else {
-            &d.subscriber_status
+            d.subscriber_status
         };
         let why = format!("not sent: the address is {status}");
         journal.record(d, Mark::Cancelled(why.clone()))?;
-        report("cancelled", &why);
-        return Ok(CANCELLED);
+        return Ok(report(Cancelled, &why));
     }
     let n = job.newsletter;
     // The first of the delivery's lists still in the config gives `List-Id`.
@@ -301,17 +327,15 @@ fn one(
     let (Some(mailer), Some(list)) = (job.mailers.get(&d.post_slug), list) else {
         let why = "not sent: the post or its lists are no longer published";
         journal.record(d, Mark::Cancelled(why.into()))?;
-        report("cancelled", why);
-        return Ok(CANCELLED);
+        return Ok(report(Cancelled, why));
     };
-    if d.status == "deferred"
+    if d.status == Deferred
         && let Some(first) = d.first_attempt
         && now - first >= i64::from(n.retry_days) * 86_400
     {
         let why = format!("gave up after {} days of temporary failures", n.retry_days);
         journal.record(d, Mark::Failed(why.clone()))?;
-        report("failed", &why);
-        return Ok(FAILED);
+        return Ok(report(Failed, &why));
     }
     let url = unsubscribe_url(job.config, job.secret, &d.email_norm, &d.lists);
     let recipient = Recipient {
@@ -326,8 +350,7 @@ fn one(
         Err(e) => {
             let why = format!("not sent: the mail could not be built: {e}");
             journal.record(d, Mark::Failed(why.clone()))?;
-            report("failed", &why);
-            return Ok(FAILED);
+            return Ok(report(Failed, &why));
         }
     };
     let envelope = mailer.envelope(&recipient);
@@ -335,13 +358,11 @@ fn one(
     match job.transport.send(&d.post_slug, &envelope, &raw) {
         Ok(reply) => {
             journal.record(d, Mark::Sent(reply.clone()))?;
-            report("sent", &reply);
-            Ok(SENT)
+            Ok(report(Sent, &reply))
         }
         Err(Failure::Transient(reply)) => {
             journal.record(d, Mark::Deferred(reply.clone()))?;
-            report("deferred", &reply);
-            Ok(DEFERRED)
+            Ok(report(Deferred, &reply))
         }
         Err(Failure::Permanent { reply, bounce }) => {
             let mark = if bounce {
@@ -354,8 +375,10 @@ fn one(
                 Mark::Failed(reply.clone())
             };
             journal.record(d, mark)?;
-            report("failed", &reply);
-            Ok(if bounce { BOUNCED } else { FAILED })
+            Ok(Done {
+                bounced: bounce,
+                ..report(Failed, &reply)
+            })
         }
         Err(Failure::Local(e)) => {
             // Not delivered: keep it for a later run, and stop this one.
