@@ -1,11 +1,11 @@
 //! `herald subscribers add|remove|list|import|export` and `herald unsubscribe TOKEN`.
 
 use super::Ctx;
-use super::publish::unknown_list;
 use crate::cli::{ListArgs, SubscribersCommand};
 use crate::config::{Config, one_line};
 use crate::error::{Error, ExitStatus, Result};
 use crate::newsletter::lists;
+use crate::site::unknown_list;
 use crate::state::subscribers::{Added, Source};
 use crate::state::{Db, MemberStatus, secret, tokens};
 
