@@ -452,3 +452,173 @@ pub fn unknown_list(config: &Config, id: &str) -> Error {
         known.join(", ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::*;
+    use crate::site::Event;
+
+    /// A copy of the repository's example site (`config/`, `content/`, `templates/`).
+    fn example() -> tempfile::TempDir {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                let target = to.join(entry.file_name());
+                if entry.file_type().unwrap().is_dir() {
+                    copy(&entry.path(), &target);
+                } else {
+                    std::fs::copy(entry.path(), target).unwrap();
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for sub in ["config", "content", "templates"] {
+            copy(&repo.join(sub), &dir.path().join(sub));
+        }
+        dir
+    }
+
+    /// After every post of the example site is due.
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 7, 1, 0, 0, 0).unwrap()
+    }
+
+    /// Every `.eml` file under `dir`, by path relative to it.
+    fn mails(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let Ok(folders) = std::fs::read_dir(dir) else {
+            return out;
+        };
+        for folder in folders {
+            let folder = folder.unwrap().path();
+            for file in std::fs::read_dir(&folder).unwrap() {
+                let path = file.unwrap().path();
+                let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+        out
+    }
+
+    /// The kinds of events a run reported, in order, one word each (deliveries as their
+    /// status).
+    fn run<T>(op: impl FnOnce(&dyn Progress) -> T) -> (T, Vec<String>) {
+        let events = Mutex::new(Vec::new());
+        let progress = |e: Event| {
+            let word = match e {
+                Event::Delivery(d) => d.status.to_string(),
+                Event::Started { phase, .. } => format!("start {phase:?}"),
+                Event::Finished(phase) => format!("finish {phase:?}"),
+                Event::Step | Event::Wrote(_) => return,
+                other => format!("{other:?}")
+                    .split(['(', ' '])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            };
+            events.lock().unwrap().push(word);
+        };
+        let out = op(&progress);
+        (out, events.into_inner().unwrap())
+    }
+
+    #[test]
+    fn publishing_the_example_site_twice_sends_each_mail_once() {
+        let dir = example();
+        let config = Config::load(dir.path(), None).unwrap();
+        let site = Site::new(&config, now());
+        let outbox = config.newsletter.as_ref().unwrap().outbox_dir.clone();
+
+        let (first, events) = run(|p| site.publish(p).unwrap());
+        let Mailing::Delivered(outcome) = &first.mailing else {
+            panic!("nothing sent: {first:?}");
+        };
+        assert!(outcome.sent > 0, "{first:?}");
+        assert_eq!(
+            (outcome.deferred, outcome.failed, outcome.cancelled),
+            (0, 0, 0)
+        );
+        assert!(!first.build.up_to_date);
+        assert!(first.build.written > 0);
+        let planned: usize = first.campaigns.iter().map(|c| c.recipients).sum();
+        assert_eq!(planned, outcome.sent);
+        let slugs: Vec<&str> = first.campaigns.iter().map(|c| c.slug.as_str()).collect();
+        assert_eq!(
+            slugs,
+            [
+                "lead-magnets-that-convert",
+                "lead-scoring-without-a-data-team"
+            ],
+            "due posts since newsletter.start, oldest first"
+        );
+        let sent = mails(&outbox);
+        assert_eq!(sent.len(), outcome.sent);
+        // One merge per list CSV, then the campaigns, then one event per delivery.
+        let mut want = vec!["start Writing", "finish Writing", "Built"];
+        want.extend(["CsvMerged"; 3]);
+        want.extend(["Planned", "start Sending"]);
+        want.extend(std::iter::repeat_n("sent", outcome.sent));
+        want.push("finish Sending");
+        assert_eq!(events, want);
+
+        // The second run finds the site and the CSVs unchanged and nothing open: no mail is
+        // sent again.
+        let (second, events) = run(|p| site.publish(p).unwrap());
+        assert_eq!(second.mailing, Mailing::NothingToSend);
+        assert!(second.build.up_to_date);
+        assert!(second.campaigns.is_empty());
+        assert_eq!(events, ["Unchanged", "Built"]);
+        assert_eq!(mails(&outbox), sent);
+    }
+
+    #[test]
+    fn a_dry_run_plans_what_publish_then_does_and_writes_nothing() {
+        let dir = example();
+        let config = Config::load(dir.path(), None).unwrap();
+        let site = Site::new(&config, now());
+        let (dry, events) = run(|p| site.dry_run(p).unwrap());
+        assert_eq!(
+            events,
+            ["FeedsChecked", "CsvMerged", "CsvMerged", "CsvMerged"]
+        );
+        assert_eq!(dry.feeds.would_write.len(), dry.feeds.files);
+        assert!(!config.output_dir.exists());
+        assert!(!config.state_dir.join(Db::FILE).exists());
+        let plan = dry.mail.expect("the example site has a newsletter");
+        assert_eq!(plan.transport, TransportKind::Outbox);
+
+        let report = site.publish(&()).unwrap();
+        let planned: Vec<(&str, usize)> = plan
+            .posts
+            .iter()
+            .map(|m| (m.slug.as_str(), m.recipients))
+            .collect();
+        let done: Vec<(&str, usize)> = report
+            .campaigns
+            .iter()
+            .map(|c| (c.slug.as_str(), c.recipients))
+            .collect();
+        assert_eq!(planned, done);
+        assert_eq!(
+            report.mailing,
+            Mailing::Delivered(Outcome {
+                sent: plan.messages,
+                ..Default::default()
+            })
+        );
+        let (after, _) = run(|p| site.dry_run(p).unwrap());
+        assert!(after.feeds.would_write.is_empty());
+        assert_eq!(
+            after.mail.map(|m| (m.posts.len(), m.messages)),
+            Some((0, 0))
+        );
+    }
+}
