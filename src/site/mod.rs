@@ -72,8 +72,8 @@ pub enum Event<'a> {
     CsvProblem(&'a Diagnostic),
     /// A list CSV was merged (not reported for a CSV unchanged since its last merge).
     CsvMerged { path: &'a Path, merged: &'a Merged },
-    /// The recipients of these posts were fixed, oldest post first (reported only when some
-    /// post was looked at, even if none became mailable).
+    /// The recipients of these posts were fixed, oldest post first (reported whenever the run
+    /// loaded the posts, even if no post became mailable).
     Planned(&'a [Campaign]),
     /// One delivery was dealt with (reported from the delivery workers).
     Delivery(deliver::Event<'a>),
