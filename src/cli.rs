@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use clap::{Args, Parser, Subcommand};
+use clap::builder::PossibleValue;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::state::MemberStatus;
 
 /// Feeds and newsletters from a folder of dated Markdown posts.
 #[derive(Debug, Parser)]
@@ -131,10 +134,22 @@ pub struct ListArgs {
     #[arg(long, value_name = "ID")]
     pub list: Option<String>,
     /// pending, active, unsubscribed or bounced.
-    #[arg(long, value_name = "S")]
-    pub status: Option<String>,
+    #[arg(long, value_name = "S", hide_possible_values = true)]
+    pub status: Option<MemberStatus>,
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--status`: the words stored in the database, so the flag and the data cannot drift apart.
+/// Any other word is a usage error that lists these.
+impl ValueEnum for MemberStatus {
+    fn value_variants<'a>() -> &'a [Self] {
+        MemberStatus::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
@@ -150,5 +165,32 @@ mod tests {
     #[test]
     fn command_tree_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// `--status` takes the stored words; another word is a usage error (exit 2) naming them.
+    #[test]
+    fn subscriber_status_is_one_of_the_stored_words() {
+        use clap::Parser;
+
+        use super::{Cli, Command, ListArgs, SubscribersCommand};
+        use crate::state::MemberStatus;
+        let parse = |s: &str| Cli::try_parse_from(["herald", "subscribers", "list", "--status", s]);
+        for status in MemberStatus::ALL {
+            let cli = parse(status.as_str()).unwrap();
+            let Command::Subscribers(SubscribersCommand::List(ListArgs { status: got, .. })) =
+                cli.command
+            else {
+                panic!("not `subscribers list`");
+            };
+            assert_eq!(got, Some(*status));
+        }
+        let err = parse("Active").unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string()
+                .contains("[possible values: pending, active, unsubscribed, bounced]"),
+            "{err}"
+        );
     }
 }

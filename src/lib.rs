@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod newsletter;
 pub mod permalink;
 pub mod serve;
+pub mod site;
 pub mod slug;
 pub mod state;
 pub mod transport;

@@ -12,9 +12,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use herald::state::Db;
 use herald::state::subscribers::{Member, Source};
 use herald::state::tokens::{self, Confirm};
+use herald::state::{Db, MemberStatus};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 
@@ -304,7 +304,7 @@ fn sign_up_mails_a_link_that_confirms_into_the_chosen_lists() {
     assert!(page.contains("Check your inbox"), "{page}");
     assert_eq!(
         member(&site, "ann@example.com").map(|m| m.status),
-        Some("pending".into())
+        Some(MemberStatus::Pending)
     );
 
     let link = confirm_link(&site, "ann@example.com");
@@ -328,14 +328,14 @@ fn sign_up_mails_a_link_that_confirms_into_the_chosen_lists() {
     );
     assert_eq!(
         member(&site, "ann@example.com").map(|m| m.status),
-        Some("pending".into())
+        Some(MemberStatus::Pending)
     );
 
     let (status, page) = post_confirm(&c, &server, &token);
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("You’re subscribed"), "{page}");
     let ann = member(&site, "ann@example.com").expect("ann is a member");
-    assert_eq!(ann.status, "active");
+    assert_eq!(ann.status, MemberStatus::Active);
     assert_eq!(
         ann.lists,
         vec!["conversion", "growth"],
@@ -406,7 +406,7 @@ fn the_answer_is_the_same_whatever_the_address_state() {
     let (_, active) = sign_up(&c, &server, &fields);
     assert_eq!(
         member(&site, "same@example.com").unwrap().status,
-        "active",
+        MemberStatus::Active,
         "signing up again changes nothing"
     );
     let unsub = tokens::sign_unsubscribe(&secret(&site), "same@example.com", &["all".into()]);
@@ -424,7 +424,7 @@ fn the_answer_is_the_same_whatever_the_address_state() {
     // An address that unsubscribed comes back only through the new confirmation.
     assert_eq!(
         member(&site, "same@example.com").unwrap().status,
-        "unsubscribed"
+        MemberStatus::Unsubscribed
     );
     assert_eq!(
         post_confirm(
@@ -500,7 +500,10 @@ fn expired_forged_and_foreign_tokens_get_a_clear_400() {
     );
     // The genuine one still works.
     assert_eq!(post_confirm(&c, &server, &good).0, StatusCode::OK);
-    assert_eq!(member(&site, "late@example.com").unwrap().status, "active");
+    assert_eq!(
+        member(&site, "late@example.com").unwrap().status,
+        MemberStatus::Active
+    );
 }
 
 #[test]
@@ -559,7 +562,10 @@ fn unsubscribe_by_page_leaves_the_other_lists() {
     );
     assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
     assert!(page.contains("This link does not work"), "{page}");
-    assert_eq!(member(&site, "bob@example.com").unwrap().status, "active");
+    assert_eq!(
+        member(&site, "bob@example.com").unwrap().status,
+        MemberStatus::Active
+    );
 }
 
 #[test]
@@ -587,7 +593,7 @@ fn one_click_unsubscribe_answers_200_without_a_page() {
     assert_eq!(body, "", "one-click gets no page");
     assert_eq!(
         member(&site, "carol@example.com").unwrap().status,
-        "unsubscribed"
+        MemberStatus::Unsubscribed
     );
 
     // ...or multipart/form-data.
@@ -603,7 +609,7 @@ fn one_click_unsubscribe_answers_200_without_a_page() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
     assert_eq!(
         member(&site, "dave@example.com").unwrap().status,
-        "unsubscribed"
+        MemberStatus::Unsubscribed
     );
 
     // Applying it twice is harmless.
@@ -982,7 +988,7 @@ fn publish_runs_while_serve_writes() {
     assert!(signups.iter().all(|s| *s == StatusCode::OK), "{signups:?}");
     let active = members(&site)
         .into_iter()
-        .filter(|m| m.email.starts_with("reader") && m.status == "active")
+        .filter(|m| m.email.starts_with("reader") && m.status == MemberStatus::Active)
         .count();
     assert_eq!(active, count, "every confirmed sign-up was kept");
     let (code, log) = server.stop();

@@ -6,6 +6,7 @@ mod check;
 mod init;
 mod publish;
 mod serve;
+mod show;
 mod status;
 mod subscribers;
 

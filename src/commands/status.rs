@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::{Ctx, print};
 use crate::content;
 use crate::error::{ExitStatus, Result};
-use crate::state::Db;
 use crate::state::journal::{Problem, Run};
+use crate::state::{Db, DeliveryStatus};
 
 #[derive(Serialize)]
 struct Status {
@@ -75,13 +75,12 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
     let (last_run, deliveries, problems, sizes) = if db_exists {
         let db = Db::open(&config.state_dir)?;
         let counts = db.journal_counts()?;
-        let get = |k: &str| counts.get(k).copied().unwrap_or(0);
         let d = Deliveries {
-            pending: get("queued") + get("sending"),
-            sent: get("sent"),
-            deferred: get("deferred"),
-            failed: get("failed"),
-            cancelled: get("cancelled"),
+            pending: counts.get(DeliveryStatus::Queued) + counts.get(DeliveryStatus::Sending),
+            sent: counts.get(DeliveryStatus::Sent),
+            deferred: counts.get(DeliveryStatus::Deferred),
+            failed: counts.get(DeliveryStatus::Failed),
+            cancelled: counts.get(DeliveryStatus::Cancelled),
         };
         (db.last_run()?, d, db.problems(50)?, db.list_sizes()?)
     } else {

@@ -1,13 +1,13 @@
 //! `herald subscribers add|remove|list|import|export` and `herald unsubscribe TOKEN`.
 
-use super::publish::unknown_list;
 use super::{Ctx, print};
 use crate::cli::{ListArgs, SubscribersCommand};
 use crate::config::{Config, one_line};
 use crate::error::{Error, ExitStatus, Result};
 use crate::newsletter::lists;
+use crate::site::unknown_list;
 use crate::state::subscribers::{Added, Source};
-use crate::state::{Db, secret, tokens};
+use crate::state::{Db, MemberStatus, secret, tokens};
 
 fn check_list(config: &Config, id: &str) -> Result<()> {
     let known = config
@@ -85,18 +85,8 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
             if let Some(l) = &list {
                 check_list(&config, l)?;
             }
-            if let Some(s) = &status
-                && !matches!(
-                    s.as_str(),
-                    "pending" | "active" | "unsubscribed" | "bounced"
-                )
-            {
-                return Err(Error::msg(format!(
-                    "unknown status \"{s}\": expected pending, active, unsubscribed or bounced"
-                )));
-            }
             let db = Db::open(&config.state_dir)?;
-            let members = db.members(list.as_deref(), status.as_deref())?;
+            let members = db.members(list.as_deref(), status)?;
             let text = if json {
                 serde_json::to_string_pretty(&members).unwrap_or_default() + "\n"
             } else {
@@ -157,7 +147,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                     .map_err(|e| Error::msg(format!("writing CSV: {e}")))
             };
             write(&mut w, ["email", "name"])?;
-            for m in db.members(Some(&list), Some("active"))? {
+            for m in db.members(Some(&list), Some(MemberStatus::Active))? {
                 if m.lists.contains(&list) {
                     write(&mut w, [&m.email, &m.name])?;
                 }

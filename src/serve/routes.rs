@@ -698,6 +698,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::serve::{Clock, Log};
+    use crate::state::MemberStatus;
     use crate::transport::{Envelope, Transport};
 
     /// (folder, envelope, message) of each mail sent.
@@ -995,8 +996,8 @@ mod tests {
         );
         let m = f.db().members(None, None).unwrap();
         assert_eq!(
-            (m[0].status.as_str(), m[0].lists.clone()),
-            ("active", vec!["seo".to_string()])
+            (m[0].status, m[0].lists.clone()),
+            (MemberStatus::Active, vec!["seo".to_string()])
         );
         assert!(
             f.log

@@ -7,13 +7,18 @@
 //! `failed` (5xx, or deferred longer than `retry_days`), or `cancelled` (the address left
 //! before its turn). A crash leaves at most one `sending` row per worker; the next run sends
 //! those again: the only duplicates herald can cause.
+//!
+//! Rows are read and written as [`DeliveryStatus`]. The queries below spell the open statuses
+//! out as literals (`IN ('queued', 'sending', 'deferred')`), the words of
+//! [`DeliveryStatus::is_open`] (a test holds them together): SQLite's planner decides from the
+//! query's text, not from bound values, whether the partial index `deliveries_open` applies.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::Db;
+use super::{Db, DeliveryStatus, MemberStatus};
 use crate::error::Result;
 
 /// One journal row to work on, with what is needed to address the mail.
@@ -26,10 +31,10 @@ pub struct Delivery {
     pub name: String,
     /// The list ids that caused this mail.
     pub lists: Vec<String>,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub first_attempt: Option<i64>,
     /// The subscriber's current status (a row for an address that left is cancelled).
-    pub subscriber_status: String,
+    pub subscriber_status: MemberStatus,
 }
 
 /// A delivery that needs the owner's attention, for `status`.
@@ -37,7 +42,7 @@ pub struct Delivery {
 pub struct Problem {
     pub post: String,
     pub email: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub reply: Option<String>,
 }
@@ -51,6 +56,16 @@ pub struct Run {
     pub deferred: i64,
     pub failed: i64,
     pub outcome: Option<String>,
+}
+
+/// Journal rows per status, for `status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalCounts([i64; DeliveryStatus::ALL.len()]);
+
+impl JournalCounts {
+    pub fn get(&self, status: DeliveryStatus) -> i64 {
+        self.0[status.index()]
+    }
 }
 
 /// A change to one delivery's journal row, applied by [`Db::apply_marks`].
@@ -70,22 +85,42 @@ pub enum Mark {
     Cancelled(String),
 }
 
+impl Mark {
+    /// The status the row takes.
+    pub fn status(&self) -> DeliveryStatus {
+        match self {
+            Mark::Sending => DeliveryStatus::Sending,
+            Mark::Sent(_) => DeliveryStatus::Sent,
+            Mark::Deferred(_) => DeliveryStatus::Deferred,
+            Mark::Failed(_) | Mark::Bounced(_) => DeliveryStatus::Failed,
+            Mark::Cancelled(_) => DeliveryStatus::Cancelled,
+        }
+    }
+
+    /// The server's reply or the reason, kept in the row (`Sending` keeps the last one).
+    fn reply(&self) -> Option<&str> {
+        match self {
+            Mark::Sending => None,
+            Mark::Sent(r)
+            | Mark::Deferred(r)
+            | Mark::Failed(r)
+            | Mark::Bounced(r)
+            | Mark::Cancelled(r) => Some(r),
+        }
+    }
+}
+
 impl Db {
     /// Applies many marks in one transaction (group commit: several workers' marks share one
     /// commit). When this returns `Ok`, every mark is durable.
     pub fn apply_marks(&self, marks: &[(&Delivery, &Mark)], now: i64) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         for (d, m) in marks {
-            match m {
-                Mark::Sending => self.set_status(d, "sending", None, now, true)?,
-                Mark::Sent(r) => self.set_status(d, "sent", Some(r), now, false)?,
-                Mark::Deferred(r) => self.set_status(d, "deferred", Some(r), now, false)?,
-                Mark::Failed(r) => self.set_status(d, "failed", Some(r), now, false)?,
-                Mark::Bounced(r) => {
-                    self.set_status(d, "failed", Some(r), now, false)?;
-                    self.mark_bounced(&d.email_norm, r, now)?;
-                }
-                Mark::Cancelled(r) => self.set_status(d, "cancelled", Some(r), now, false)?,
+            // Only `sending` is an attempt: it is committed before the transport is called.
+            let attempt = matches!(m, Mark::Sending);
+            self.set_status(d, m.status(), m.reply(), now, attempt)?;
+            if let Mark::Bounced(r) = m {
+                self.mark_bounced(&d.email_norm, r, now)?;
             }
         }
         tx.commit().map_err(|e| self.err(e))
@@ -191,7 +226,7 @@ impl Db {
     fn set_status(
         &self,
         d: &Delivery,
-        status: &str,
+        status: DeliveryStatus,
         reply: Option<&str>,
         now: i64,
         attempt: bool,
@@ -208,12 +243,17 @@ impl Db {
     }
 
     /// Row counts per journal status.
-    pub fn journal_counts(&self) -> Result<BTreeMap<String, i64>> {
-        let run = || -> rusqlite::Result<BTreeMap<String, i64>> {
+    pub fn journal_counts(&self) -> Result<JournalCounts> {
+        let run = || -> rusqlite::Result<JournalCounts> {
             let mut st = self
                 .conn
                 .prepare("SELECT status, count(*) FROM deliveries GROUP BY status")?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+            let mut counts = JournalCounts::default();
+            for row in st.query_map([], |r| Ok((r.get::<_, DeliveryStatus>(0)?, r.get(1)?)))? {
+                let (status, n) = row?;
+                counts.0[status.index()] = n;
+            }
+            Ok(counts)
         };
         run().map_err(|e| self.err(e))
     }
@@ -292,7 +332,7 @@ mod tests {
     use super::*;
 
     /// The journal status of (post, address), if it was ever journaled.
-    fn delivery_status(db: &Db, slug: &str, email_norm: &str) -> Option<String> {
+    fn delivery_status(db: &Db, slug: &str, email_norm: &str) -> Option<DeliveryStatus> {
         db.conn
             .query_row(
                 "SELECT status FROM deliveries WHERE post_slug = ?1 AND email_norm = ?2",
@@ -340,8 +380,42 @@ mod tests {
             .unwrap();
         assert_eq!(db.open_deliveries(None, 10).unwrap().len(), 1);
         assert_eq!(
-            delivery_status(&db, "post", "a@example.com").as_deref(),
-            Some("sent")
+            delivery_status(&db, "post", "a@example.com"),
+            Some(DeliveryStatus::Sent)
         );
+        let counts = db.journal_counts().unwrap();
+        assert_eq!(counts.get(DeliveryStatus::Sent), 1);
+        assert_eq!(counts.get(DeliveryStatus::Queued), 1);
+    }
+
+    /// The queries' literal open statuses are exactly [`DeliveryStatus::is_open`]'s.
+    #[test]
+    fn the_open_rows_are_the_open_statuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        for s in DeliveryStatus::ALL {
+            db.conn
+                .execute(
+                    "INSERT INTO deliveries (post_slug, email_norm, lists, status, updated_at)
+                     VALUES ('p', ?1, 'all', ?2, 0)",
+                    params![format!("{s}@example.com"), s],
+                )
+                .unwrap();
+        }
+        let open: Vec<DeliveryStatus> = DeliveryStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_open())
+            .collect();
+        assert_eq!(db.open_count().unwrap(), open.len());
+        let read: Vec<DeliveryStatus> = db
+            .open_deliveries(None, 10)
+            .unwrap()
+            .iter()
+            .map(|d| d.status)
+            .collect();
+        let mut want = open.clone();
+        want.sort_by_key(|s| s.to_string());
+        assert_eq!(read, want, "ordered by address, which is the status here");
     }
 }

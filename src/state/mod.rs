@@ -9,11 +9,13 @@ pub mod journal;
 pub mod lock;
 pub mod secret;
 pub mod stamp;
+mod status;
 pub mod subscribers;
 pub mod tokens;
 
 pub use db::Db;
 pub use lock::PublishLock;
+pub use status::{DeliveryStatus, MemberStatus};
 
 /// An address as stored and compared: trimmed and lowercased.
 pub fn normalize(email: &str) -> String {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Db, normalize};
+use super::{Db, MemberStatus, normalize};
 use crate::error::Result;
 
 /// Where a membership came from. Only `csv` memberships are removed when a CSV row goes away.
@@ -39,8 +39,9 @@ impl Source {
 pub enum Added {
     Added,
     AlreadyMember,
-    /// Not added: the address unsubscribed or bounced (the reason says which).
-    Suppressed(String),
+    /// Not added: the address unsubscribed or bounced (which one: `Unsubscribed` also when
+    /// only this list's membership was).
+    Suppressed(MemberStatus),
 }
 
 /// One subscriber as `subscribers list` shows it.
@@ -48,7 +49,8 @@ pub enum Added {
 pub struct Member {
     pub email: String,
     pub name: String,
-    pub status: String,
+    /// Printed and serialised as its word (`pending`, `active`, `unsubscribed`, `bounced`).
+    pub status: MemberStatus,
     /// Lists with an active (or, for pending subscribers, pending) membership.
     pub lists: Vec<String>,
 }
@@ -65,14 +67,20 @@ pub struct Merged {
 }
 
 impl Db {
-    fn subscriber(&self, norm: &str) -> rusqlite::Result<Option<(i64, String)>> {
+    fn subscriber(&self, norm: &str) -> rusqlite::Result<Option<(i64, MemberStatus)>> {
         self.conn
             .prepare_cached("SELECT id, status FROM subscribers WHERE email_norm = ?1")?
             .query_row([norm], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
     }
 
-    fn create(&self, email: &str, name: &str, status: &str, now: i64) -> rusqlite::Result<i64> {
+    fn create(
+        &self,
+        email: &str,
+        name: &str,
+        status: MemberStatus,
+        now: i64,
+    ) -> rusqlite::Result<i64> {
         self.conn
             .prepare_cached(
                 "INSERT INTO subscribers (email, email_norm, name, status, created_at, updated_at)
@@ -84,7 +92,13 @@ impl Db {
 
     /// Sets a membership's status, creating it (as coming from `serve`, which links and
     /// sign-ups are) when there is none.
-    fn set_membership(&self, id: i64, list: &str, status: &str, now: i64) -> rusqlite::Result<()> {
+    fn set_membership(
+        &self,
+        id: i64,
+        list: &str,
+        status: MemberStatus,
+        now: i64,
+    ) -> rusqlite::Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO memberships (subscriber_id, list_id, status, source, updated_at)
@@ -105,11 +119,11 @@ impl Db {
     ) -> rusqlite::Result<Added> {
         let norm = normalize(email);
         let id = match self.subscriber(&norm)? {
-            Some((_, status)) if status == "unsubscribed" || status == "bounced" => {
+            Some((_, status @ (MemberStatus::Unsubscribed | MemberStatus::Bounced))) => {
                 return Ok(Added::Suppressed(status));
             }
             Some((id, status)) => {
-                if status != "active" {
+                if status != MemberStatus::Active {
                     self.conn
                         .prepare_cached("UPDATE subscribers SET status = 'active', updated_at = ?2 WHERE id = ?1")?
                         .execute(params![id, now])?;
@@ -123,19 +137,19 @@ impl Db {
                 }
                 id
             }
-            None => self.create(email, name, "active", now)?,
+            None => self.create(email, name, MemberStatus::Active, now)?,
         };
-        let existing: Option<String> = self
+        let existing: Option<MemberStatus> = self
             .conn
             .prepare_cached(
                 "SELECT status FROM memberships WHERE subscriber_id = ?1 AND list_id = ?2",
             )?
             .query_row(params![id, list], |r| r.get(0))
             .optional()?;
-        match existing.as_deref() {
-            Some("unsubscribed") => Ok(Added::Suppressed("unsubscribed".into())),
-            Some("active") => Ok(Added::AlreadyMember),
-            Some(_) => {
+        match existing {
+            Some(MemberStatus::Unsubscribed) => Ok(Added::Suppressed(MemberStatus::Unsubscribed)),
+            Some(MemberStatus::Active) => Ok(Added::AlreadyMember),
+            Some(MemberStatus::Pending | MemberStatus::Bounced) => {
                 self.conn
                     .prepare_cached("UPDATE memberships SET status = 'active', updated_at = ?3 WHERE subscriber_id = ?1 AND list_id = ?2")?
                     .execute(params![id, list, now])?;
@@ -219,7 +233,7 @@ impl Db {
                 }
                 Some(lists) => {
                     for l in lists {
-                        self.set_membership(id, l, "unsubscribed", now)?;
+                        self.set_membership(id, l, MemberStatus::Unsubscribed, now)?;
                     }
                 }
             }
@@ -259,7 +273,7 @@ impl Db {
             // find it absent.
             let tx = self.write_transaction()?;
             if self.subscriber(&normalize(email))?.is_none() {
-                self.create(email, name, "pending", now)?;
+                self.create(email, name, MemberStatus::Pending, now)?;
             }
             tx.commit()
         };
@@ -296,10 +310,10 @@ impl Db {
                     )?;
                     id
                 }
-                None => self.create(email, name, "active", now)?,
+                None => self.create(email, name, MemberStatus::Active, now)?,
             };
             for l in lists {
-                self.set_membership(id, l, "active", now)?;
+                self.set_membership(id, l, MemberStatus::Active, now)?;
             }
             tx.commit()?;
             Ok(true)
@@ -373,7 +387,7 @@ impl Db {
     }
 
     /// Subscribers, filtered by list membership and status, ordered by address.
-    pub fn members(&self, list: Option<&str>, status: Option<&str>) -> Result<Vec<Member>> {
+    pub fn members(&self, list: Option<&str>, status: Option<MemberStatus>) -> Result<Vec<Member>> {
         let run = || -> rusqlite::Result<Vec<Member>> {
             let mut st = self.conn.prepare(
                 "SELECT s.email, s.name, s.status,
@@ -458,7 +472,7 @@ mod tests {
             .unwrap();
         assert_eq!((m.added, m.removed), (0, 1));
         let emails: Vec<String> = db
-            .members(Some("all"), Some("active"))
+            .members(Some("all"), Some(MemberStatus::Active))
             .unwrap()
             .into_iter()
             .map(|m| m.email)
@@ -489,13 +503,22 @@ mod tests {
                 .unwrap(),
             Added::Suppressed(_)
         ));
-        assert!(db.members(Some("all"), Some("active")).unwrap().is_empty());
+        assert!(
+            db.members(Some("all"), Some(MemberStatus::Active))
+                .unwrap()
+                .is_empty()
+        );
         // Only a confirmed sign-up brings an address back.
         assert!(
             db.confirm("n0", "a@example.com", "", &["all".into()], 5)
                 .unwrap()
         );
-        assert_eq!(db.members(Some("all"), Some("active")).unwrap().len(), 1);
+        assert_eq!(
+            db.members(Some("all"), Some(MemberStatus::Active))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -508,11 +531,14 @@ mod tests {
         db.unsubscribe("a@example.com", Some(&["seo".into()]), 2)
             .unwrap();
         let m = &db.members(None, None).unwrap()[0];
-        assert_eq!(m.status, "active");
+        assert_eq!(m.status, MemberStatus::Active);
         assert_eq!(m.lists, vec!["all"]);
         db.unsubscribe("a@example.com", Some(&["all".into()]), 3)
             .unwrap();
-        assert_eq!(db.members(None, None).unwrap()[0].status, "unsubscribed");
+        assert_eq!(
+            db.members(None, None).unwrap()[0].status,
+            MemberStatus::Unsubscribed
+        );
     }
 
     /// Makes every new membership fail, as a full disk or a broken database would.

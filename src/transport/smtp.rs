@@ -18,6 +18,7 @@ use lettre::address::Envelope as LettreEnvelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
 
 use super::{Envelope, Failure, Transport};
 use crate::config::{Security, Smtp as SmtpConfig};
@@ -197,23 +198,82 @@ impl Transport for Smtp {
 
 /// RFC 5321: 4xx is transient, 5xx permanent; anything else (timeouts, dropped connections,
 /// TLS trouble) is treated as transient, since the message may go through later.
+fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+    classify_code(e.status(), e.to_string())
+}
+
+/// [`classify`] on the reply's code, if the server sent one.
 ///
 /// A refused login (RFC 4954: 530, 534, 535, 538) is no verdict on any message: it would refuse
 /// every one of them the same way, so the run stops and every delivery stays open for the run
-/// after the owner fixed `smtp.username` or the password.
-fn classify(e: &lettre::transport::smtp::Error) -> Failure {
-    let reply = e.to_string();
-    if e.is_permanent() {
-        let code = e.status().map(|c| c.to_string()).unwrap_or_default();
-        if matches!(code.as_str(), "530" | "534" | "535" | "538") {
-            return Failure::Local(Error::msg(format!(
+/// after the owner fixed `smtp.username` or the password. A refused recipient (550 mailbox
+/// unavailable, 551 not local, 553 name not allowed) is a bounce: the address is suppressed.
+fn classify_code(code: Option<Code>, reply: String) -> Failure {
+    let Some(code) = code.filter(|c| c.severity == Severity::PermanentNegativeCompletion) else {
+        return Failure::Transient(reply);
+    };
+    match (code.category, code.detail) {
+        (Category::Unspecified3, Detail::Zero | Detail::Four | Detail::Five | Detail::Eight) => {
+            Failure::Local(Error::msg(format!(
                 "smtp: the server refused the login ({reply}); check smtp.username and the \
                  password variable"
-            )));
+            )))
         }
-        let bounce = matches!(code.as_str(), "550" | "551" | "553");
-        Failure::Permanent { reply, bounce }
-    } else {
-        Failure::Transient(reply)
+        (Category::MailSystem, Detail::Zero | Detail::One | Detail::Three) => Failure::Permanent {
+            reply,
+            bounce: true,
+        },
+        _ => Failure::Permanent {
+            reply,
+            bounce: false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lettre::transport::smtp::response::Response;
+
+    use super::*;
+
+    fn code(text: &str) -> Code {
+        let reply: Response = format!("{text} reply\r\n").parse().unwrap();
+        reply.code()
+    }
+
+    fn verdict(text: &str) -> &'static str {
+        match classify_code(Some(code(text)), text.into()) {
+            Failure::Transient(_) => "transient",
+            Failure::Permanent { bounce: true, .. } => "bounce",
+            Failure::Permanent { bounce: false, .. } => "permanent",
+            Failure::Local(_) => "local",
+        }
+    }
+
+    #[test]
+    fn reply_codes_decide_retry_bounce_or_stop() {
+        for (text, want) in [
+            ("421", "transient"),
+            ("450", "transient"),
+            ("452", "transient"),
+            ("454", "transient"),
+            ("550", "bounce"),
+            ("551", "bounce"),
+            ("553", "bounce"),
+            ("552", "permanent"),
+            ("554", "permanent"),
+            ("501", "permanent"),
+            ("530", "local"),
+            ("534", "local"),
+            ("535", "local"),
+            ("538", "local"),
+            ("531", "permanent"),
+        ] {
+            assert_eq!(verdict(text), want, "{text}");
+        }
+        assert!(matches!(
+            classify_code(None, "connection reset".into()),
+            Failure::Transient(_)
+        ));
     }
 }

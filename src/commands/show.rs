@@ -1,0 +1,185 @@
+//! How `build` and `publish` show the events of [`crate::site`]: result lines on stdout,
+//! log lines, warnings and progress bars on stderr.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::ProgressBar;
+
+use super::Ui;
+use crate::config::Config;
+use crate::error::{Error, Result, cut};
+use crate::site::{BuildReport, Event, Phase, Progress};
+use crate::state::DeliveryStatus;
+
+/// Problem deliveries named one by one in the log; the rest are counted.
+pub(super) const MAX_LOGGED: usize = 20;
+
+/// The `-v` line of a run that found nothing changed since the last build.
+const UNCHANGED: &str = "nothing changed since the last build: no post loaded";
+
+/// Turns events into lines as they come.
+pub(super) struct Printer<'a> {
+    ui: Ui,
+    config: &'a Config,
+    /// Whether content warnings are shown (`build -v` shows them; `publish` leaves them to
+    /// `check`).
+    content_warnings: bool,
+    /// The current phase's bar (hidden off a terminal, or between phases).
+    bar: Mutex<ProgressBar>,
+    /// Delivery problems seen; under cron every line is mailed to the owner, so only the first
+    /// [`MAX_LOGGED`] are named (all of them with -v).
+    problems: AtomicUsize,
+    /// The first failed write to stdout: events cannot return it, so [`Printer::printed`] does.
+    failed: Mutex<Option<Error>>,
+}
+
+impl<'a> Printer<'a> {
+    pub(super) fn new(ui: Ui, config: &'a Config) -> Printer<'a> {
+        Printer {
+            ui,
+            config,
+            content_warnings: false,
+            bar: Mutex::new(ProgressBar::hidden()),
+            problems: AtomicUsize::new(0),
+            failed: Mutex::new(None),
+        }
+    }
+
+    pub(super) fn with_content_warnings(mut self) -> Printer<'a> {
+        self.content_warnings = true;
+        self
+    }
+
+    /// Delivery problems seen so far.
+    pub(super) fn problems(&self) -> usize {
+        self.problems.load(Ordering::Relaxed)
+    }
+
+    /// Whether every result line reached stdout: the first failure if not
+    /// ([`Error::StdoutClosed`] when the reader went away).
+    pub(super) fn printed(&self) -> Result<()> {
+        match self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// A result line on stdout; once one fails, the rest are dropped.
+    fn out(&self, line: String) {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if failed.is_none()
+            && let Err(e) = self.ui.out(line)
+        {
+            *failed = Some(e);
+        }
+    }
+
+    fn bar(&self) -> ProgressBar {
+        self.bar.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Progress for Printer<'_> {
+    fn event(&self, event: Event<'_>) {
+        let ui = &self.ui;
+        match event {
+            Event::Unchanged => ui.detail(UNCHANGED),
+            Event::ContentWarning(w) => {
+                if self.content_warnings {
+                    ui.detail(format!("warning: {w}"));
+                }
+            }
+            Event::Started { phase, len } => {
+                let what = match phase {
+                    Phase::Writing => "writing",
+                    Phase::Sending => "sending",
+                };
+                *self.bar.lock().unwrap_or_else(|p| p.into_inner()) = ui.progress(len, what);
+            }
+            Event::Step => self.bar().inc(1),
+            Event::Finished(_) => self.bar().finish_and_clear(),
+            Event::Wrote(path) => {
+                ui.detail(format!("wrote {}", self.config.display(path).display()));
+            }
+            Event::Built(report) => self.out(built(report)),
+            Event::FeedsChecked(check) => {
+                for path in &check.would_write {
+                    self.out(format!(
+                        "would write {}",
+                        self.config.display(path).display()
+                    ));
+                }
+                self.out(format!(
+                    "feeds: {} of {} files would change",
+                    check.would_write.len(),
+                    check.files
+                ));
+            }
+            Event::CsvProblem(p) => ui.warn(p.to_string()),
+            Event::CsvMerged { path, merged: m } => ui.detail(format!(
+                "{}: {} added, {} removed, {} skipped (unsubscribed or bounced)",
+                self.config.display(path).display(),
+                m.added,
+                m.removed,
+                m.suppressed
+            )),
+            Event::Planned(campaigns) => {
+                for c in campaigns {
+                    ui.log(format!(
+                        "\"{}\": {} recipients",
+                        cut(&c.title),
+                        c.recipients
+                    ));
+                }
+            }
+            Event::Delivery(e) => {
+                let bar = self.bar();
+                bar.inc(1);
+                if e.status == DeliveryStatus::Cancelled {
+                    ui.detail(format!(
+                        "{} for {}: {}",
+                        cut(&e.delivery.email),
+                        cut(&e.delivery.post_slug),
+                        e.reply
+                    ));
+                } else if e.status != DeliveryStatus::Sent {
+                    // A problem: shown even with -q, so that cron mails it to the owner.
+                    if self.problems.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED || ui.verbose {
+                        bar.suspend(|| {
+                            ui.warn(format!(
+                                "{} {} for {}: {}",
+                                cut(&e.delivery.email),
+                                e.status,
+                                cut(&e.delivery.post_slug),
+                                e.reply
+                            ))
+                        });
+                    }
+                } else {
+                    ui.detail(format!(
+                        "sent {} to {}",
+                        cut(&e.delivery.post_slug),
+                        cut(&e.delivery.email)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The line a build ends with.
+fn built(r: &BuildReport) -> String {
+    format!(
+        "built {} posts, {} tags: {} files written, {} unchanged{}",
+        r.posts,
+        r.tags,
+        r.written,
+        r.unchanged,
+        if r.removed > 0 {
+            format!(", {} removed", r.removed)
+        } else {
+            String::new()
+        }
+    )
+}
