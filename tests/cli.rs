@@ -147,13 +147,18 @@ fn a_problem_in_a_list_names_that_lists_line() {
 
     site.write("config/herald.yaml", &config);
     site.remove("config/subscribers/rust.csv");
-    let run = site.run(&["check"]).code(1);
-    assert_eq!(
-        run.stderr_lines(),
-        [
-            "config/herald.yaml:23: list \"rust\": cannot read config/subscribers/rust.csv: No such file or directory (os error 2)"
-        ]
-    );
+    // `check` and `publish` (and its dry run) alike; publish then mails nothing.
+    for args in [&["check"][..], &["publish", "--dry-run"], &["publish"]] {
+        let run = site.run(args).code(1);
+        assert_eq!(
+            run.stderr_lines(),
+            [
+                "config/herald.yaml:23: list \"rust\": cannot read config/subscribers/rust.csv: No such file or directory (os error 2)"
+            ],
+            "herald {args:?}"
+        );
+    }
+    assert!(!site.exists("outbox"), "nothing was mailed");
 }
 
 #[test]

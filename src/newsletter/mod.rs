@@ -6,8 +6,30 @@ pub mod lists;
 pub mod render;
 pub mod templates;
 
-use crate::config::{self, Config};
+use std::path::Path;
+
+use crate::config::{self, Config, List};
 use crate::error::{Diagnostic, Error};
+
+/// The bytes of `path`, the CSV of list number `index` (`list`). A file that cannot be read is
+/// a problem at the line that names it: the list's `subscribers:`.
+pub fn read_subscribers(
+    config: &Config,
+    index: usize,
+    list: &List,
+    path: &Path,
+) -> Result<Vec<u8>, Diagnostic> {
+    std::fs::read(path).map_err(|e| {
+        Diagnostic::at(
+            config.location(&["newsletter", "lists", &config::item(index), "subscribers"]),
+            format!(
+                "list \"{}\": cannot read {}: {e}",
+                list.id,
+                config.display(path).display()
+            ),
+        )
+    })
+}
 
 /// Problems `check` reports for the newsletter: templates that do not compile, list CSVs that
 /// are missing, and every invalid CSV row (which `publish` would skip).
@@ -28,14 +50,12 @@ pub fn check(config: &Config) -> Vec<Diagnostic> {
         let Some(path) = &list.subscribers else {
             continue;
         };
-        let shown = config.display(path);
-        match std::fs::read(path) {
-            Ok(bytes) => out.extend(lists::read_csv(&bytes, &shown, lists::Invalid::Skip).1),
-            // At the line that names the file: the list's `subscribers:`.
-            Err(e) => out.push(Diagnostic::at(
-                config.location(&["newsletter", "lists", &config::item(i), "subscribers"]),
-                format!("list \"{}\": cannot read {}: {e}", list.id, shown.display()),
-            )),
+        match read_subscribers(config, i, list, path) {
+            Ok(bytes) => {
+                let shown = config.display(path);
+                out.extend(lists::read_csv(&bytes, &shown, lists::Invalid::Skip).1);
+            }
+            Err(d) => out.push(d),
         }
     }
     out

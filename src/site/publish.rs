@@ -14,9 +14,9 @@ use crate::content::{self, Content, Post};
 use crate::error::{Error, Result, cut};
 use crate::feeds;
 use crate::newsletter::deliver::{self, Job, Outcome};
-use crate::newsletter::lists;
 use crate::newsletter::render::{PostMailer, Recipient};
 use crate::newsletter::templates::Templates;
+use crate::newsletter::{self, lists};
 use crate::state::{Db, PublishLock, secret};
 use crate::transport;
 
@@ -359,12 +359,13 @@ impl Site<'_> {
     /// `herald check`.
     fn merge_csvs(&self, n: &Newsletter, db: &Db, progress: &dyn Progress) -> Result<()> {
         let now = self.now.timestamp();
-        for list in &n.lists {
+        for (i, list) in n.lists.iter().enumerate() {
             let Some(path) = &list.subscribers else {
                 continue;
             };
             let shown = self.config.display(path);
-            let bytes = std::fs::read(path).map_err(|e| Error::io(&shown, e))?;
+            let bytes = newsletter::read_subscribers(self.config, i, list, path)
+                .map_err(|d| Error::Invalid(vec![d]))?;
             let digest = format!("{:x}", Sha256::digest(&bytes));
             let m = db.merge_csv(&list.id, &digest, now, || {
                 let (rows, problems) = lists::read_csv(&bytes, &shown, lists::Invalid::Skip);
