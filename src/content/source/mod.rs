@@ -184,7 +184,9 @@ pub fn walk_dir(dir: &Path, visit: &mut dyn FnMut(&Path, bool) -> Result<bool>) 
 
 /// Walks `dir` the way Hugo and Zola read content: a folder holding `index.<ext>` is one
 /// post (its other files are its resources); `_index.<ext>` is a section page, not a post.
-/// A bundle is known by its index file's name, so its resources are never listed.
+/// The usual bundle, with `index.<ext>`, is known by that name alone, so its resources are
+/// never listed; a folder without one is listed, and an `index.*.<ext>` in it (`index.en.md`)
+/// makes it a bundle too.
 pub fn walk_bundles(dir: &Path, exts: &[&str], out: &mut Vec<SourceFile>) -> Result<()> {
     if let Some(path) = exts
         .iter()
@@ -195,17 +197,29 @@ pub fn walk_bundles(dir: &Path, exts: &[&str], out: &mut Vec<SourceFile>) -> Res
         return Ok(());
     }
     let mut dirs = Vec::new();
+    let mut pages = Vec::new();
+    let mut index = None;
     walk_dir(dir, &mut |path, is_dir| {
         if is_dir {
             dirs.push(path.to_path_buf());
-        } else if has_ext(path, exts) && !file_name(path).starts_with('_') {
-            out.push(SourceFile {
-                path: path.to_path_buf(),
-                bundle: false,
-            });
+        } else if has_ext(path, exts) {
+            let name = file_name(path);
+            if name.starts_with("index.") {
+                index = Some(path.to_path_buf());
+            } else if !name.starts_with('_') {
+                pages.push(path.to_path_buf());
+            }
         }
         Ok(false)
     })?;
+    if let Some(path) = index {
+        out.push(SourceFile { path, bundle: true });
+        return Ok(());
+    }
+    out.extend(pages.into_iter().map(|path| SourceFile {
+        path,
+        bundle: false,
+    }));
     // Folders are looked into on every core: a blog of bundles is thousands of them.
     let found: Vec<Vec<SourceFile>> = dirs
         .par_iter()
@@ -323,5 +337,48 @@ pub mod testing {
         };
         let rules = super::rules(config.site.generator).unwrap();
         (rules.url)(&facts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundles_are_found_by_their_index_whatever_its_language_suffix() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in [
+            "plain.md",
+            "_index.md",
+            "a/index.md",
+            "a/notes.md",
+            "b/index.en.md",
+            "b/extra.md",
+            "c/d/page.md",
+            "c/d/picture.png",
+        ] {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+        let mut out = Vec::new();
+        walk_bundles(dir.path(), &["md"], &mut out).unwrap();
+        let mut found: Vec<(String, bool)> = out
+            .iter()
+            .map(|f| {
+                let rel = f.path.strip_prefix(dir.path()).unwrap();
+                (rel.to_string_lossy().into_owned(), f.bundle)
+            })
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("a/index.md".to_string(), true),
+                ("b/index.en.md".to_string(), true),
+                ("c/d/page.md".to_string(), false),
+                ("plain.md".to_string(), false),
+            ]
+        );
     }
 }
