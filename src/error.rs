@@ -171,7 +171,7 @@ impl ExitStatus {
 
 /// The most characters of a value a message quotes: a tag, slug, title, address or path that
 /// came from input may be megabytes long, and every message is one line of cron mail.
-pub const QUOTED_MAX: usize = 80;
+const QUOTED_MAX: usize = 80;
 
 /// `s` as a message quotes it: at most [`QUOTED_MAX`] characters, cut with `…`.
 pub fn cut(s: &str) -> String {

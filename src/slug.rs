@@ -41,12 +41,8 @@ pub fn fit_name(name: String, room: usize) -> String {
     if name.len() <= max {
         return name;
     }
-    let digest = Sha256::digest(name.as_bytes());
-    let hash: String = digest
-        .iter()
-        .take(HASH_HEX / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let mut hash = format!("{:x}", Sha256::digest(name.as_bytes()));
+    hash.truncate(HASH_HEX);
     let mut end = max.saturating_sub(HASH_HEX + 1);
     while !name.is_char_boundary(end) {
         end -= 1;

@@ -67,11 +67,14 @@ pub fn confined(dir: &Path, rel: &str) -> Result<PathBuf> {
     Ok(dir.join(p))
 }
 
+/// Whether the file at `path` holds exactly `bytes` (a missing file does not).
+pub fn is_unchanged(path: &Path, bytes: &[u8]) -> bool {
+    std::fs::read(path).is_ok_and(|old| old == bytes)
+}
+
 /// Writes `bytes` to `path` atomically unless the file already holds exactly these bytes.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<Written> {
-    if let Ok(old) = std::fs::read(path)
-        && old == bytes
-    {
+    if is_unchanged(path, bytes) {
         return Ok(Written::Unchanged);
     }
     write_atomic(path, bytes, 0o644)?;

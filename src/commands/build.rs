@@ -7,7 +7,7 @@ use crate::site::Site;
 
 pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let config = ctx.config()?;
-    let printer = Printer::new(ctx.ui, &config).with_content_warnings();
+    let printer = Printer::new(ctx.ui, &config);
     Site::new(&config, ctx.now).build(&printer)?;
     printer.printed()?;
     Ok(ExitStatus::Success)

@@ -1,5 +1,5 @@
-//! One module per subcommand. This is the only layer that wires modules together and prints:
-//! results on stdout, progress and log lines on stderr.
+//! One module per subcommand. This is the only layer that prints: results on stdout, progress
+//! and log lines on stderr.
 
 mod build;
 mod check;

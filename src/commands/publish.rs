@@ -1,7 +1,7 @@
 //! `herald publish [--dry-run]` and `herald preview`: [`Site::publish`], [`Site::dry_run`] and
 //! [`Site::preview`], their events and reports printed, and the exit status.
 
-use super::show::{MAX_LOGGED, Printer};
+use super::show::Printer;
 use super::{Ctx, unless_closed};
 use crate::error::{ExitStatus, Result, cut};
 use crate::site::{Mailing, Preview, Site};
@@ -40,13 +40,7 @@ pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
             String::new()
         },
     );
-    let problems = printer.problems();
-    if problems > MAX_LOGGED && !ctx.ui.verbose {
-        ctx.ui.warn(format!(
-            "… and {} more not sent; `herald status` lists them",
-            problems - MAX_LOGGED
-        ));
-    }
+    printer.unnamed_problems();
     unless_closed(ctx.ui.out(&summary))?;
     if outcome.deferred > 0 {
         ctx.ui.warn(format!(

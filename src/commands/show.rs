@@ -13,7 +13,7 @@ use crate::site::{BuildReport, Event, Phase, Progress};
 use crate::state::DeliveryStatus;
 
 /// Problem deliveries named one by one in the log; the rest are counted.
-pub(super) const MAX_LOGGED: usize = 20;
+const MAX_LOGGED: usize = 20;
 
 /// The `-v` line of a run that found nothing changed since the last build.
 const UNCHANGED: &str = "nothing changed since the last build: no post loaded";
@@ -22,9 +22,6 @@ const UNCHANGED: &str = "nothing changed since the last build: no post loaded";
 pub(super) struct Printer<'a> {
     ui: Ui,
     config: &'a Config,
-    /// Whether content warnings are shown (`build -v` shows them; `publish` leaves them to
-    /// `check`).
-    content_warnings: bool,
     /// The current phase's bar (hidden off a terminal, or between phases).
     bar: Mutex<ProgressBar>,
     /// Delivery problems seen; under cron every line is mailed to the owner, so only the first
@@ -39,21 +36,22 @@ impl<'a> Printer<'a> {
         Printer {
             ui,
             config,
-            content_warnings: false,
             bar: Mutex::new(ProgressBar::hidden()),
             problems: AtomicUsize::new(0),
             failed: Mutex::new(None),
         }
     }
 
-    pub(super) fn with_content_warnings(mut self) -> Printer<'a> {
-        self.content_warnings = true;
-        self
-    }
-
-    /// Delivery problems seen so far.
-    pub(super) fn problems(&self) -> usize {
-        self.problems.load(Ordering::Relaxed)
+    /// After a delivery run: a warning that counts the problems the log did not name (with -v
+    /// it named them all).
+    pub(super) fn unnamed_problems(&self) {
+        let problems = self.problems.load(Ordering::Relaxed);
+        if problems > MAX_LOGGED && !self.ui.verbose {
+            self.ui.warn(format!(
+                "… and {} more not sent; `herald status` lists them",
+                problems - MAX_LOGGED
+            ));
+        }
     }
 
     /// Whether every result line reached stdout: the first failure if not
@@ -85,11 +83,8 @@ impl Progress for Printer<'_> {
         let ui = &self.ui;
         match event {
             Event::Unchanged => ui.detail(UNCHANGED),
-            Event::ContentWarning(w) => {
-                if self.content_warnings {
-                    ui.detail(format!("warning: {w}"));
-                }
-            }
+            // Only `build` reports them; `publish` leaves them to `check`.
+            Event::ContentWarning(w) => ui.detail(format!("warning: {w}")),
             Event::Started { phase, len } => {
                 let what = match phase {
                     Phase::Writing => "writing",
@@ -99,9 +94,11 @@ impl Progress for Printer<'_> {
             }
             Event::Step => self.bar().inc(1),
             Event::Finished(_) => self.bar().finish_and_clear(),
-            Event::Wrote(path) => {
+            // The -v lines of every file and delivery are made only when shown.
+            Event::Wrote(path) if ui.verbose => {
                 ui.detail(format!("wrote {}", self.config.display(path).display()));
             }
+            Event::Wrote(_) => {}
             Event::Built(report) => self.out(built(report)),
             Event::FeedsChecked(check) => {
                 for path in &check.would_write {
@@ -137,6 +134,9 @@ impl Progress for Printer<'_> {
                 let bar = self.bar();
                 bar.inc(1);
                 if e.status == DeliveryStatus::Cancelled {
+                    if !ui.verbose {
+                        return;
+                    }
                     ui.detail(format!(
                         "{} for {}: {}",
                         cut(&e.delivery.email),
@@ -156,7 +156,7 @@ impl Progress for Printer<'_> {
                             ))
                         });
                     }
-                } else {
+                } else if ui.verbose {
                     ui.detail(format!(
                         "sent {} to {}",
                         cut(&e.delivery.post_slug),

@@ -2,24 +2,11 @@
 
 use super::{Ctx, print};
 use crate::cli::{ListArgs, SubscribersCommand};
-use crate::config::{Config, one_line};
+use crate::config::one_line;
 use crate::error::{Error, ExitStatus, Result};
 use crate::newsletter::lists;
-use crate::site::unknown_list;
 use crate::state::subscribers::{Added, Source};
 use crate::state::{Db, MemberStatus, secret, tokens};
-
-fn check_list(config: &Config, id: &str) -> Result<()> {
-    let known = config
-        .newsletter
-        .as_ref()
-        .is_some_and(|n| n.lists.iter().any(|l| l.id == id));
-    if known {
-        Ok(())
-    } else {
-        Err(unknown_list(config, id))
-    }
-}
 
 fn check_address(address: &str) -> Result<()> {
     if lists::valid_address(address) && !address.contains(['\r', '\n']) {
@@ -41,7 +28,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
             list,
             name,
         } => {
-            check_list(&config, &list)?;
+            config.list(&list)?;
             check_address(&address)?;
             let db = Db::open(&config.state_dir)?;
             match db.add_member(
@@ -64,7 +51,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
             let db = Db::open(&config.state_dir)?;
             match list {
                 Some(list) => {
-                    check_list(&config, &list)?;
+                    config.list(&list)?;
                     if db.remove_member(&address, &list)? {
                         ctx.ui.out(format!("removed {address} from {list}"))?;
                     } else {
@@ -83,7 +70,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
         }
         SubscribersCommand::List(ListArgs { list, status, json }) => {
             if let Some(l) = &list {
-                check_list(&config, l)?;
+                config.list(l)?;
             }
             let db = Db::open(&config.state_dir)?;
             let members = db.members(list.as_deref(), status)?;
@@ -105,7 +92,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
             list,
             skip_invalid,
         } => {
-            check_list(&config, &list)?;
+            config.list(&list)?;
             let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
             let invalid = if skip_invalid {
                 lists::Invalid::Skip
@@ -138,7 +125,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
             ))?;
         }
         SubscribersCommand::Export { list } => {
-            check_list(&config, &list)?;
+            config.list(&list)?;
             let db = Db::open(&config.state_dir)?;
             // Rows are collected first, so that a closed stdout is only ever an I/O error.
             let mut w = csv::Writer::from_writer(Vec::new());

@@ -329,9 +329,16 @@ impl Config {
         self.display(&self.file)
     }
 
-    /// The line of a key path in the config file, if it can be found.
-    pub fn line_of(&self, keys: &[&str]) -> Option<usize> {
-        find_key_line(&self.source, keys)
+    /// The newsletter list `id`, or an error naming the lists there are.
+    pub fn list(&self, id: &str) -> Result<&List> {
+        let mut lists = self.newsletter.iter().flat_map(|n| &n.lists);
+        lists.clone().find(|l| l.id == id).ok_or_else(|| {
+            let known: Vec<&str> = lists.by_ref().map(|l| l.id.as_str()).collect();
+            Error::msg(format!(
+                "unknown list \"{id}\": the lists are {}",
+                known.join(", ")
+            ))
+        })
     }
 
     /// Where a problem with a key path is shown: the line of `keys`, or of the longest part of
@@ -1012,7 +1019,7 @@ impl Validator<'_> {
                     &at("subscribers"),
                     format!(
                         "list \"{}\": `subscribers` is empty: name a CSV file, or leave the key out",
-                        l.id
+                        cut(&l.id)
                     ),
                 );
             }

@@ -99,8 +99,11 @@ impl Post {
             self.image.as_deref(),
             &self.title,
         );
-        // Rendered here, for the posts shown, rather than when the divider is found in all.
-        if let Some(before) = self.summary_end.and_then(|end| self.body.get(..end)) {
+        // Rendered here, for the posts shown, rather than when the divider is found in all; a
+        // summary in the front matter wins, so then there is nothing to render.
+        if self.summary.is_none()
+            && let Some(before) = self.summary_end.and_then(|end| self.body.get(..end))
+        {
             let text = one_line(&markdown::to_plain_text(before));
             if !text.is_empty() {
                 rendered.summary = text;

@@ -121,7 +121,7 @@ pub fn render(config: &Config, plan: &Plan) -> Result<Vec<FeedFile>> {
         ));
     }
     let tags_base = url(config, "tags/")?;
-    let files: Vec<Result<Vec<(FeedFormat, FeedFile)>>> = sets
+    let files: Vec<Result<Vec<(FeedFormat, Url, FeedFile)>>> = sets
         .par_iter()
         .map(|(dir, title, posts)| {
             let items = posts
@@ -170,7 +170,7 @@ pub fn render(config: &Config, plan: &Plan) -> Result<Vec<FeedFile>> {
                     FeedFormat::Atom => xml_chars_only(atom::render(&doc)?),
                     FeedFormat::Json => json::render(&doc)?,
                 };
-                out.push((f, FeedFile { path, bytes }));
+                out.push((f, doc.self_url.clone(), FeedFile { path, bytes }));
             }
             Ok(out)
         })
@@ -179,12 +179,8 @@ pub fn render(config: &Config, plan: &Plan) -> Result<Vec<FeedFile>> {
     // The OPML lists every feed written, JSON Feed included.
     let mut outlines = Vec::new();
     for (f, (_, title, _)) in files.into_iter().zip(&sets) {
-        for (format, file) in f? {
-            outlines.push(opml::Outline {
-                title,
-                format,
-                url: url(config, &file.path)?,
-            });
+        for (format, url, file) in f? {
+            outlines.push(opml::Outline { title, format, url });
             all.push(file);
         }
     }

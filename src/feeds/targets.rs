@@ -53,8 +53,5 @@ fn cause(config: &Config, plan: &Plan, path: &str) -> Location {
     {
         return Location::line(&post.source, tag.line);
     }
-    match config.line_of(&["output_dir"]) {
-        Some(line) => Location::line(config.shown_file(), line),
-        None => Location::file(config.shown_file()),
-    }
+    config.location(&["output_dir"])
 }

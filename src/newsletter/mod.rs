@@ -24,7 +24,7 @@ pub fn read_subscribers(
             config.location(&["newsletter", "lists", &config::item(index), "subscribers"]),
             format!(
                 "list \"{}\": cannot read {}: {e}",
-                list.id,
+                crate::error::cut(&list.id),
                 config.display(path).display()
             ),
         )

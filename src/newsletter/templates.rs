@@ -75,9 +75,8 @@ impl Templates {
         if let Some(n) = &config.newsletter
             && let Err(e) = text.register_template_string(SUBJECT, &n.subject)
         {
-            let line = config.line_of(&["newsletter", "subject"]).unwrap_or(1);
             problems.push(Diagnostic::at(
-                Location::line(config.shown_file(), line),
+                config.location(&["newsletter", "subject"]),
                 format!("invalid subject template: {}", e.reason()),
             ));
         }

@@ -3,8 +3,8 @@
 //! post and sends every open delivery through the journal; [`Site::dry_run`] plans all that and
 //! writes nothing; [`Site::preview`] renders one mail or sends it as a test.
 //!
-//! Each returns plain data (a report) and tells a [`Progress`] what happens along the way, as
-//! [`Event`]s, at the moment it happens. Nothing here prints: the commands turn events and
+//! Each returns plain data (a report); `build`, `publish` and `dry_run` also tell a
+//! [`Progress`] what happens along the way, as [`Event`]s, at the moment it happens. Nothing here prints: the commands turn events and
 //! reports into lines and exit statuses.
 
 mod build;
@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 pub use build::BuildReport;
 pub use publish::{
     Campaign, DryRun, FeedCheck, MailPlan, Mailing, PlannedMail, Preview, PublishReport,
-    unknown_list,
 };
 
 use crate::config::Config;

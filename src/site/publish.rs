@@ -31,16 +31,6 @@ pub struct PublishReport {
     pub mailing: Mailing,
 }
 
-impl PublishReport {
-    /// Deliveries still open after the run (a later run sends them).
-    pub fn deferred(&self) -> usize {
-        match &self.mailing {
-            Mailing::Delivered(o) => o.deferred,
-            Mailing::NoNewsletter | Mailing::NothingToSend => 0,
-        }
-    }
-}
-
 /// A post whose recipients were fixed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Campaign {
@@ -234,7 +224,7 @@ impl Site<'_> {
         let targets = feeds::targets(config, &plan, &files)?;
         let mut would_write = Vec::new();
         for (f, target) in files.iter().zip(targets) {
-            if std::fs::read(&target).ok().as_deref() != Some(f.bytes.as_slice()) {
+            if !crate::write::is_unchanged(&target, &f.bytes) {
                 would_write.push(target);
             }
         }
@@ -293,11 +283,7 @@ impl Site<'_> {
             .find(|p| p.slug == slug)
             .ok_or_else(|| Error::msg(format!("no post has the slug \"{}\"", cut(slug))))?;
         let list = match list {
-            Some(id) => n
-                .lists
-                .iter()
-                .find(|l| l.id == id)
-                .ok_or_else(|| unknown_list(config, id))?,
+            Some(id) => config.list(id)?,
             None => lists::matching(n, post)
                 .first()
                 .copied()
@@ -436,19 +422,6 @@ fn load(config: &Config, sources: &content::Sources) -> Result<(Content, Option<
         .map(|_| Templates::load(config))
         .transpose()?;
     Ok((content, templates))
-}
-
-/// The error for a list id the config does not define, naming the ones it does.
-pub fn unknown_list(config: &Config, id: &str) -> Error {
-    let known: Vec<&str> = config
-        .newsletter
-        .iter()
-        .flat_map(|n| n.lists.iter().map(|l| l.id.as_str()))
-        .collect();
-    Error::msg(format!(
-        "unknown list \"{id}\": the lists are {}",
-        known.join(", ")
-    ))
 }
 
 #[cfg(test)]

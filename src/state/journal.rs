@@ -10,7 +10,7 @@
 //!
 //! Rows are read and written as [`DeliveryStatus`]. The queries below spell the open statuses
 //! out as literals (`IN ('queued', 'sending', 'deferred')`), the words of
-//! [`DeliveryStatus::is_open`] (a test holds them together): SQLite's planner decides from the
+//! `DeliveryStatus::is_open` (a test holds them together): SQLite's planner decides from the
 //! query's text, not from bound values, whether the partial index `deliveries_open` applies.
 
 use std::collections::HashSet;

@@ -130,6 +130,7 @@ text_status! {
 
 impl DeliveryStatus {
     /// Whether a run still has to send it.
+    #[cfg(test)]
     pub fn is_open(self) -> bool {
         matches!(
             self,

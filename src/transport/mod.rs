@@ -11,11 +11,12 @@
 mod outbox;
 mod smtp;
 
-pub use outbox::{Outbox, unwritable_dir};
+pub use outbox::Outbox;
+use outbox::unwritable_dir;
 pub use smtp::Smtp;
 
 use crate::config::{self, Config};
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Result};
 
 /// Who the message is from and to, for the SMTP envelope (bare addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,13 +53,8 @@ pub fn check_outbox(config: &Config) -> Result<()> {
     let Some(why) = unwritable_dir(&n.outbox_dir) else {
         return Ok(());
     };
-    let file = config.shown_file();
-    let at = match config.line_of(&["newsletter", "outbox_dir"]) {
-        Some(line) => Location::line(file, line),
-        None => Location::file(file),
-    };
     Err(Error::at(
-        at,
+        config.location(&["newsletter", "outbox_dir"]),
         format!("`newsletter.outbox_dir` cannot hold every message: {why}"),
     ))
 }
