@@ -672,7 +672,13 @@ fn over_long_tags_get_one_short_stable_folder_that_every_feed_the_opml_and_lists
         "content/posts/long.md",
         site.read_bytes("content/posts/long.md"),
     );
-    let again = site.build();
+    let again = site.run(&["-v", "build"]).success();
+    assert!(
+        !again
+            .stderr
+            .contains("nothing changed since the last build"),
+        "loaded again: {again}"
+    );
     assert!(again.stdout.contains(" 0 files written"), "{again}");
     assert_not_echoed(&again, &tags);
     let after = site.files("public");
@@ -818,15 +824,20 @@ fn a_path_longer_than_the_platform_takes_is_an_error_before_anything_is_written(
         PathBuf::from("site/content/posts/long.md"),
         site.read_bytes("content/posts/long.md"),
     );
-    for cmd in ["build", "publish", "check"] {
-        let run = site.run(&[cmd]).code(1);
+    for cmd in [
+        &["build"][..],
+        &["publish"],
+        &["publish", "--dry-run"],
+        &["check"],
+    ] {
+        let run = site.run(cmd).code(1);
         assert!(
             run.stderr
                 .contains("content/posts/long.md:4: cannot write ")
                 && run
                     .stderr
                     .contains("bytes long, and the system takes at most 4095"),
-            "{cmd}: {run}"
+            "{cmd:?}: {run}"
         );
         assert_not_echoed(&run, std::slice::from_ref(&tag));
         let now = tree(&temp_dir(&site));
@@ -836,7 +847,7 @@ fn a_path_longer_than_the_platform_takes_is_an_error_before_anything_is_written(
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect::<BTreeMap<_, _>>()
         };
-        assert_eq!(public(&now), public(&before_with_post), "{cmd} wrote");
+        assert_eq!(public(&now), public(&before_with_post), "{cmd:?} wrote");
     }
 
     // An output_dir that is itself too long: its line in the config, and nothing written.
@@ -867,7 +878,12 @@ fn a_path_longer_than_the_platform_takes_is_an_error_before_anything_is_written(
         .unwrap()
         + 1;
     site.write("config/herald.yaml", config);
-    for cmd in [&["publish"][..], &["preview", "hostile"], &["check"]] {
+    for cmd in [
+        &["publish"][..],
+        &["publish", "--dry-run"],
+        &["preview", "hostile"],
+        &["check"],
+    ] {
         let run = site.run(cmd).code(1);
         assert!(
             run.stderr.contains(&format!(

@@ -54,8 +54,7 @@ fn every_printing_command_ends_quietly_when_stdout_is_already_closed() {
         &["build"],
         &["subscribers", "add", "new@example.com", "--list", "rust"],
     ] {
-        let run = quiet_success(site.run_head(args, 0));
-        assert!(run.stdout.is_empty(), "{run}");
+        quiet_success(site.run_head(args, 0));
     }
     // The state change before the print happened.
     let run = site
@@ -65,21 +64,18 @@ fn every_printing_command_ends_quietly_when_stdout_is_already_closed() {
 }
 
 #[test]
-fn a_reader_that_stops_after_the_first_line_ends_list_export_and_json_quietly() {
+fn a_reader_that_stops_after_40_bytes_ends_list_export_and_json_quietly() {
     let site = site_with_subscribers(5_000);
-    let whole = site
-        .run(&["subscribers", "list", "--json"])
-        .success()
-        .stdout;
-    assert!(whole.len() > 256 * 1024, "{} bytes", whole.len());
     for args in [
         &["subscribers", "list"][..],
         &["subscribers", "list", "--json"],
         &["subscribers", "export", "--list", "all"],
     ] {
+        // Far more than a pipe holds (64 KiB), so herald meets the closed pipe mid-write.
+        let full = site.run(args).success().stdout;
+        assert!(full.len() > 64 * 1024, "{args:?}: {} bytes", full.len());
         let run = quiet_success(site.run_head(args, 40));
         assert_eq!(run.stdout.len(), 40, "{run}");
-        let full = site.run(args).success().stdout;
         assert!(full.starts_with(&run.stdout), "{run}");
     }
     let run = quiet_success(site.run_head(&["subscribers", "export", "--list", "all"], 40));
