@@ -192,6 +192,15 @@ impl<T> IoContext<T> for std::io::Result<T> {
     }
 }
 
+/// "A", "A and B", "A, B and C".
+pub fn join_names(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +211,13 @@ mod tests {
         assert_eq!(cut(&"a".repeat(80)), "a".repeat(80));
         assert_eq!(cut(&"a".repeat(5000)), format!("{}…", "a".repeat(80)));
         assert_eq!(cut(&"夜".repeat(81)), format!("{}…", "夜".repeat(80)));
+    }
+
+    #[test]
+    fn names_join_in_prose() {
+        assert_eq!(join_names(&[]), "");
+        assert_eq!(join_names(&["A"]), "A");
+        assert_eq!(join_names(&["A", "B"]), "A and B");
+        assert_eq!(join_names(&["A", "B", "C"]), "A, B and C");
     }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::Inner;
 use crate::config::{List, Newsletter, one_line};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, join_names};
 use crate::newsletter::render::{Sender, SiteData, alternative, inline_css, mailbox};
 use crate::state::tokens::Confirm;
 use crate::transport::Envelope;
@@ -169,15 +169,6 @@ fn views(lists: &[&List]) -> Vec<ListView> {
             name: l.name.clone(),
         })
         .collect()
-}
-
-/// "A", "A and B", "A, B and C".
-pub fn join_names(names: &[&str]) -> String {
-    match names {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
 }
 
 /// The lists of `ids` that the config knows, in config order.
@@ -479,14 +470,6 @@ pub fn confirmation_mail(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_join_in_prose() {
-        assert_eq!(join_names(&[]), "");
-        assert_eq!(join_names(&["A"]), "A");
-        assert_eq!(join_names(&["A", "B"]), "A and B");
-        assert_eq!(join_names(&["A", "B", "C"]), "A, B and C");
-    }
 
     #[test]
     fn the_fallback_page_escapes() {

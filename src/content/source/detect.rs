@@ -11,7 +11,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::config::{FeedFormat, OPML_FILE};
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Location, Result, join_names};
 
 pub use crate::config::Generator;
 
@@ -1960,10 +1960,7 @@ pub fn advice(d: &Detected) -> Vec<String> {
         .iter()
         .map(|f| format!("{feeds_at}{}", f.file_name()))
         .collect();
-    let urls = match urls.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => urls.concat(),
-    };
+    let urls = join_names(&urls.iter().map(String::as_str).collect::<Vec<_>>());
     out.push(format!(
         "Then build the site with `{build}` as before: {name} publishes the feeds with it, at \
          {urls}."
