@@ -454,12 +454,7 @@ fn slugs_tags_and_addresses_cannot_write_outside_the_output_folders() {
     // The first slug climbs out of the temp dir itself, where assert_confined cannot see.
     assert!(!std::path::Path::new("/tmp/herald-evil").exists());
     // Where things went: slugs and tag slugs are letters, digits and dashes.
-    let public = site.files("public");
-    let dirs: BTreeSet<&str> = public
-        .keys()
-        .filter_map(|k| k.strip_prefix("public/tags/"))
-        .filter_map(|k| k.split('/').next())
-        .collect();
+    let dirs = child_names(&site, "public/tags");
     for d in &dirs {
         assert!(
             d.chars().all(|c| c.is_alphanumeric() || c == '-'),
@@ -488,13 +483,11 @@ fn slugs_tags_and_addresses_cannot_write_outside_the_output_folders() {
         );
         assert!(!parts[2].starts_with('.'), "a hidden file: {k}");
     }
-    let slugs: BTreeSet<&str> = outbox
-        .keys()
-        .map(|k| k.split('/').nth(1).unwrap())
-        .collect();
     assert_eq!(
-        slugs,
-        BTreeSet::from(["a-b-c", "etc-passwd", "hostile", "tmp-herald-evil", "x"])
+        child_names(&site, "outbox"),
+        BTreeSet::from(
+            ["a-b-c", "etc-passwd", "hostile", "tmp-herald-evil", "x"].map(String::from)
+        )
     );
     assert!(outbox.contains_key("outbox/tmp-herald-evil/a%2Fb@example.com.eml"));
 
@@ -548,6 +541,16 @@ fn short_name(name: &str, room: usize) -> String {
 }
 
 /// Asserts that no output of `run` holds any of `values` whole (each longer than 80 characters).
+/// The names of the files and folders right under `dir` (a folder of the site).
+fn child_names(site: &Site, dir: &str) -> BTreeSet<String> {
+    let prefix = format!("{dir}/");
+    site.files(dir)
+        .keys()
+        .filter_map(|k| k.strip_prefix(&prefix)?.split('/').next())
+        .map(str::to_string)
+        .collect()
+}
+
 fn assert_not_echoed(run: &crate::support::site::Run, values: &[String]) {
     for v in values.iter().filter(|v| v.chars().count() > 80) {
         let head: String = v.chars().take(20).collect();
@@ -622,12 +625,7 @@ fn over_long_tags_get_one_short_stable_folder_that_every_feed_the_opml_and_lists
     assert_eq!(want.len(), tags.len(), "two tags share a folder");
     assert!(want.contains(&"a".repeat(254)) && want.contains(&"港".repeat(85)));
     let public = site.files("public");
-    let folders: BTreeSet<String> = public
-        .keys()
-        .filter_map(|k| k.strip_prefix("public/tags/"))
-        .filter_map(|k| k.split('/').next())
-        .map(str::to_string)
-        .collect();
+    let folders = child_names(&site, "public/tags");
     assert_eq!(folders, want);
     for f in &folders {
         assert!(f.len() <= 255, "{} bytes", f.len());
@@ -705,14 +703,12 @@ fn over_long_post_slugs_get_short_outbox_folders_and_preview_files() {
             ),
         );
     }
-    let run = site.run(&["publish"]).success();
+    // With -v, every delivery's line names its post: cut, like every quoted value.
+    let run = site.run(&["-v", "publish"]).success();
+    assert!(run.stderr.contains("herald: sent "), "{run}");
     assert_not_echoed(&run, &slugs);
     let outbox = site.files("outbox");
-    let folders: BTreeSet<String> = outbox
-        .keys()
-        .filter_map(|k| k.split('/').nth(1))
-        .map(str::to_string)
-        .collect();
+    let folders = child_names(&site, "outbox");
     let mut want: BTreeSet<String> = slugs.iter().map(|s| short_name(s, 0)).collect();
     want.insert("hostile".into());
     assert_eq!(folders, want);
@@ -772,11 +768,7 @@ fn an_address_too_long_for_a_file_name_gets_a_short_eml_file() {
     );
     let run = site.run(&["publish"]).success();
     assert_not_echoed(&run, &addresses);
-    let got: BTreeSet<String> = site
-        .files("outbox/hostile")
-        .into_keys()
-        .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-        .collect();
+    let got = child_names(&site, "outbox/hostile");
     let mut want: BTreeSet<String> = addresses
         .iter()
         .map(|a| format!("{}.eml", short_name(a, ".eml".len())))

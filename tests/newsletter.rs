@@ -1471,3 +1471,52 @@ fn rate_per_second_spaces_the_messages() {
         last - first
     );
 }
+
+#[test]
+fn the_log_names_twenty_problems_and_counts_the_rest() {
+    let server = SmtpServer::scripted(Rules::new().always(
+        Stage::Message,
+        "*",
+        Reply::code(554, "5.7.1 message refused"),
+    ));
+    let site = smtp_site(&server);
+    let mut csv = String::from("email,name\n");
+    for i in 0..10 {
+        csv.push_str(&format!("reader{i}@example.com,Reader {i}\n"));
+    }
+    site.write("config/subscribers/all.csv", csv);
+    let run = site.run(&["publish"]).success();
+    let failed: usize = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("mail: "))
+        .and_then(|l| {
+            l.split(", ")
+                .find_map(|p| p.strip_suffix(" failed")?.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no failed count: {run}"));
+    assert!(failed > 25, "{run}");
+    let named = |run: &crate::support::Run| {
+        run.stderr_lines()
+            .iter()
+            .filter(|l| l.starts_with("warning: ") && l.contains(" failed for "))
+            .count()
+    };
+    assert_eq!(named(&run), 20, "{run}");
+    assert!(
+        run.stderr.contains(&format!(
+            "… and {} more not sent; `herald status` lists them",
+            failed - 20
+        )),
+        "{run}"
+    );
+    // With -v, on a fresh copy, every problem is named and none is left to count.
+    let again = smtp_site(&server);
+    again.write(
+        "config/subscribers/all.csv",
+        site.read("config/subscribers/all.csv"),
+    );
+    let verbose = again.run(&["-v", "publish"]).success();
+    assert_eq!(named(&verbose), failed, "{verbose}");
+    assert!(!verbose.stderr.contains("more not sent"), "{verbose}");
+}
