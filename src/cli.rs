@@ -133,8 +133,8 @@ pub enum SubscribersCommand {
 pub struct ListArgs {
     #[arg(long, value_name = "ID")]
     pub list: Option<String>,
-    /// pending, active, unsubscribed or bounced.
-    #[arg(long, value_name = "S", hide_possible_values = true)]
+    /// Only subscribers with this status.
+    #[arg(long, value_name = "S")]
     pub status: Option<MemberStatus>,
     #[arg(long)]
     pub json: bool,
