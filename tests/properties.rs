@@ -712,6 +712,7 @@ proptest! {
             name: &name,
             list,
             unsubscribe_url: "https://prop.example.com/u?token=t",
+            preferences_url: "https://prop.example.com/p?token=t",
         };
         let raw = mailer.message(&recipient).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let head = String::from_utf8_lossy(&raw).split("\r\n\r\n").next().unwrap().to_string();
@@ -850,6 +851,7 @@ fn huge_lines_load_and_render_in_bounded_time() {
             name: "A",
             list,
             unsubscribe_url: "https://x/u",
+            preferences_url: "https://x/p",
         })
     })
     .unwrap();

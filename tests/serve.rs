@@ -203,6 +203,16 @@ fn member(site: &Site, email: &str) -> Option<Member> {
         .find(|m| m.email.eq_ignore_ascii_case(email))
 }
 
+/// The unsubscribe token of `email`'s subscriber, as a mail would carry it.
+fn unsubscribe_token(site: &Site, secret: &[u8; 32], email: &str, lists: &[String]) -> String {
+    let key = Db::open(&site.path("state"))
+        .unwrap()
+        .key_of(email)
+        .unwrap()
+        .unwrap_or_else(|| "no-such-subscriber".into());
+    tokens::sign_unsubscribe(secret, &key, lists)
+}
+
 fn secret(site: &Site) -> [u8; 32] {
     herald::state::secret::load_or_create(&site.path("state")).expect("secret")
 }
@@ -409,7 +419,7 @@ fn the_answer_is_the_same_whatever_the_address_state() {
         MemberStatus::Active,
         "signing up again changes nothing"
     );
-    let unsub = tokens::sign_unsubscribe(&secret(&site), "same@example.com", &["all".into()]);
+    let unsub = unsubscribe_token(&site, &secret(&site), "same@example.com", &["all".into()]);
     let r = c
         .post(server.url("unsubscribe"))
         .form(&[("token", unsub.as_str())])
@@ -476,7 +486,7 @@ fn expired_forged_and_foreign_tokens_get_a_clear_400() {
         if tag.starts_with('A') { "B" } else { "A" },
         &tag[1..]
     );
-    let unsubscribe = tokens::sign_unsubscribe(&key, "late@example.com", &["all".into()]);
+    let unsubscribe = unsubscribe_token(&site, &key, "late@example.com", &["all".into()]);
     for bad in [
         forged.as_str(),
         altered.as_str(),
@@ -517,7 +527,7 @@ fn unsubscribe_by_page_leaves_the_other_lists() {
     drop(db);
     let server = Server::start(&site);
     let c = client();
-    let token = tokens::sign_unsubscribe(&secret(&site), "bob@example.com", &["growth".into()]);
+    let token = unsubscribe_token(&site, &secret(&site), "bob@example.com", &["growth".into()]);
 
     let (status, page) = text(
         c.get(server.url(&format!("unsubscribe?token={token}")))
@@ -553,7 +563,7 @@ fn unsubscribe_by_page_leaves_the_other_lists() {
         ("active", vec!["all".to_string()])
     );
 
-    let forged = tokens::sign_unsubscribe(&[1; 32], "bob@example.com", &["all".into()]);
+    let forged = unsubscribe_token(&site, &[1; 32], "bob@example.com", &["all".into()]);
     let (status, page) = text(
         c.post(server.url("unsubscribe"))
             .form(&[("token", forged.as_str())])
@@ -581,7 +591,7 @@ fn one_click_unsubscribe_answers_200_without_a_page() {
     let key = secret(&site);
 
     // RFC 8058: POST to the List-Unsubscribe URL, urlencoded...
-    let carol = tokens::sign_unsubscribe(&key, "carol@example.com", &["all".into()]);
+    let carol = unsubscribe_token(&site, &key, "carol@example.com", &["all".into()]);
     let r = c
         .post(server.url(&format!("unsubscribe?token={carol}")))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -597,7 +607,7 @@ fn one_click_unsubscribe_answers_200_without_a_page() {
     );
 
     // ...or multipart/form-data.
-    let dave = tokens::sign_unsubscribe(&key, "dave@example.com", &["all".into()]);
+    let dave = unsubscribe_token(&site, &key, "dave@example.com", &["all".into()]);
     let body = "--b0undary\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b0undary--\r\n";
     let r = c
         .post(server.url(&format!("unsubscribe?token={dave}")))

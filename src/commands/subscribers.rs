@@ -159,10 +159,13 @@ pub fn unsubscribe(ctx: &Ctx, token: &str) -> Result<ExitStatus> {
     let key = secret::load_or_create(&config.state_dir)?;
     let u = tokens::verify_unsubscribe(&key, token).ok_or_else(refused)?;
     let db = Db::open(&config.state_dir)?;
-    db.unsubscribe(&u.email, Some(&u.lists), ctx.now.timestamp())?;
+    let email = db.address_of(&u.who)?.ok_or_else(|| {
+        Error::msg("this unsubscribe token names a subscriber this site no longer has")
+    })?;
+    db.unsubscribe(&email, Some(&u.lists), ctx.now.timestamp())?;
     ctx.ui.out(format!(
         "unsubscribed {} from {}",
-        u.email,
+        email,
         u.lists.join(", ")
     ))?;
     Ok(ExitStatus::Success)

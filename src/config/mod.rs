@@ -3,6 +3,7 @@
 //!
 //! Owns: keys, defaults, and every check serde cannot make. Never touches content or state.
 
+mod digest;
 mod feed_format;
 mod raw;
 mod suggest;
@@ -18,6 +19,7 @@ use url::Url;
 use crate::dates;
 use crate::error::{Diagnostic, Error, IoContext, Location, Result, cut};
 use crate::permalink::{HERALD_TOKENS, HUGO_TOKENS, Pattern, Syntax};
+pub use digest::{DEFAULT_SUBJECT as DEFAULT_DIGEST_SUBJECT, Digest, Every};
 pub use feed_format::{FeedFormat, OPML_FILE, OPML_MIME};
 use raw::*;
 
@@ -210,6 +212,10 @@ pub struct Newsletter {
     /// The outbox transport's folder, and `herald preview`'s whatever the transport.
     pub outbox_dir: PathBuf,
     pub retry_days: u32,
+    /// A post that first becomes mailable later than this after its date is not mailed.
+    pub max_lateness: chrono::TimeDelta,
+    /// A welcome mail after a confirmed sign-up.
+    pub welcome: bool,
     pub lists: Vec<List>,
 }
 
@@ -224,6 +230,8 @@ pub struct List {
     pub tags: Vec<String>,
     /// Absolute path of the list's CSV, if any.
     pub subscribers: Option<PathBuf>,
+    /// A digest list's schedule; `None`: one mail per post.
+    pub digest: Option<Digest>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1023,12 +1031,14 @@ impl Validator<'_> {
                     ),
                 );
             }
+            let digest = l.digest.map(|d| self.digest(&entry, d));
             lists.push(List {
                 name: one_line(l.name.as_deref().unwrap_or(&l.id)),
                 id: l.id,
                 all,
                 tags,
                 subscribers: l.subscribers.map(|s| root.join(s)),
+                digest,
             });
         }
         let newsletter = Newsletter {
@@ -1039,9 +1049,98 @@ impl Validator<'_> {
             transport: Transport::Outbox,
             outbox_dir: root.join(raw.outbox_dir.unwrap_or_else(|| "outbox".into())),
             retry_days: raw.retry_days.unwrap_or(3),
+            max_lateness: self.max_lateness(raw.max_lateness.as_deref()),
+            welcome: raw.welcome.unwrap_or(true),
             lists,
         };
         (newsletter, transport)
+    }
+
+    /// `newsletter.max_lateness`: a duration such as `7d`, `36h` or `2weeks`.
+    fn max_lateness(&mut self, raw: Option<&str>) -> chrono::TimeDelta {
+        let default = chrono::TimeDelta::days(7);
+        let Some(raw) = raw else { return default };
+        match humantime::parse_duration(raw.trim())
+            .ok()
+            .and_then(|d| chrono::TimeDelta::from_std(d).ok())
+        {
+            Some(d) => d,
+            None => {
+                self.problem(
+                    &["newsletter", "max_lateness"],
+                    format!(
+                        "invalid max_lateness \"{}\": expected a duration such as 7d, 36h or 2weeks",
+                        cut(raw)
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    /// A list's `digest:` (`entry`: the list's item in `newsletter.lists`).
+    fn digest(&mut self, entry: &str, raw: RawDigest) -> Digest {
+        let at = |key: &'static str| ["newsletter", "lists", entry, "digest", key];
+        let weekday = raw.weekday.as_deref().map(|w| {
+            w.trim().parse::<chrono::Weekday>().unwrap_or_else(|_| {
+                self.problem(
+                    &at("weekday"),
+                    format!(
+                        "invalid weekday \"{}\": expected mon, tue, wed, thu, fri, sat or sun",
+                        cut(w)
+                    ),
+                );
+                chrono::Weekday::Mon
+            })
+        });
+        let day = raw.day.inspect(|d| {
+            if !(1..=31).contains(d) {
+                self.problem(
+                    &at("day"),
+                    format!(
+                        "invalid day {d}: expected 1 to 31 (a shorter month uses its last day)"
+                    ),
+                );
+            }
+        });
+        let every = match raw.every.trim() {
+            "day" => Every::Day,
+            "week" => Every::Week(weekday.unwrap_or(chrono::Weekday::Mon)),
+            "month" => Every::Month(day.unwrap_or(1)),
+            other => {
+                self.problem(
+                    &at("every"),
+                    format!(
+                        "invalid every \"{}\": expected day, week or month",
+                        cut(other)
+                    ),
+                );
+                Every::Day
+            }
+        };
+        if weekday.is_some() && !matches!(every, Every::Week(_)) {
+            self.problem(&at("weekday"), "`weekday` applies only to `every: week`");
+        }
+        if day.is_some() && !matches!(every, Every::Month(_)) {
+            self.problem(&at("day"), "`day` applies only to `every: month`");
+        }
+        let time = raw.at.as_deref().unwrap_or("08:00");
+        let time = chrono::NaiveTime::parse_from_str(time.trim(), "%H:%M").unwrap_or_else(|_| {
+            self.problem(
+                &at("at"),
+                format!(
+                    "invalid at \"{}\": expected a time of day such as 08:00",
+                    cut(time)
+                ),
+            );
+            chrono::NaiveTime::MIN
+        });
+        Digest {
+            every,
+            at: time,
+            full_content: raw.full_content.unwrap_or(false),
+            subject: raw.subject.unwrap_or_else(|| DEFAULT_DIGEST_SUBJECT.into()),
+        }
     }
 
     /// The transport `name` with its settings: `transport: smtp` needs the `smtp:` section, and

@@ -105,6 +105,11 @@ pub struct RawNewsletter {
     pub outbox_dir: Option<String>,
     /// `newsletter.retry_days`, default `3`.
     pub retry_days: Option<u32>,
+    /// `newsletter.max_lateness`, default `7d`: a post first mailable later than this after its
+    /// date is not mailed.
+    pub max_lateness: Option<String>,
+    /// `newsletter.welcome`, default `true`: a welcome mail after a confirmed sign-up.
+    pub welcome: Option<bool>,
     /// `newsletter.lists`, at least one.
     pub lists: Vec<RawList>,
 }
@@ -123,6 +128,25 @@ pub struct RawList {
     pub name: Option<String>,
     pub tags: Vec<String>,
     pub subscribers: Option<String>,
+    /// A digest list: one mail per slot instead of one per post.
+    pub digest: Option<RawDigest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDigest {
+    /// `day`, `week` or `month`.
+    pub every: String,
+    /// For `every: week`, default `mon`.
+    pub weekday: Option<String>,
+    /// For `every: month`, default `1`.
+    pub day: Option<u32>,
+    /// `HH:MM` in `site.timezone`, default `08:00`.
+    pub at: Option<String>,
+    /// Whole posts instead of summaries, default `false`.
+    pub full_content: Option<bool>,
+    /// A handlebars template, default `{{list.name}}: {{count}} new posts`.
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

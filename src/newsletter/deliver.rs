@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::links;
 use super::render::{PostMailer, Recipient};
 use crate::config::{Config, Newsletter};
 use crate::error::{Error, Result};
 use crate::state::journal::{Delivery, Mark};
-use crate::state::{Db, DeliveryStatus, MemberStatus, tokens};
+use crate::state::{Db, DeliveryStatus, MemberStatus};
 use crate::transport::{Failure, Transport};
 
 /// Pauses before the second and third pass over deferred deliveries within one run.
@@ -61,17 +62,6 @@ pub struct Job<'a> {
     pub now: DateTime<Utc>,
     pub concurrency: usize,
     pub on_event: &'a (dyn Fn(Event) + Sync),
-}
-
-/// The unsubscribe URL for an address and the lists that caused a mail.
-pub fn unsubscribe_url(
-    config: &Config,
-    secret: &[u8; 32],
-    email_norm: &str,
-    lists: &[String],
-) -> String {
-    let token = tokens::sign_unsubscribe(secret, email_norm, lists);
-    format!("{}unsubscribe?token={token}", config.serve.public_url)
 }
 
 /// Sends every open delivery in the journal. `db` reads the journal; each pass opens one more
@@ -341,12 +331,14 @@ fn one(
         journal.record(d, Mark::Failed(why.clone()))?;
         return Ok(report(Failed, &why));
     }
-    let url = unsubscribe_url(job.config, job.secret, &d.email_norm, &d.lists);
+    let url = links::unsubscribe_url(job.config, job.secret, &d.key, &d.lists);
+    let prefs = links::preferences_url(job.config, job.secret, &d.key);
     let recipient = Recipient {
         email: &d.email,
         name: &d.name,
         list,
         unsubscribe_url: &url,
+        preferences_url: &prefs,
     };
     let raw = match mailer.message(&recipient) {
         Ok(raw) => raw,

@@ -25,6 +25,7 @@ use crate::transport::Envelope;
 const EMAIL_MARK: &str = "herald-subscriber-email-2f7c91";
 const NAME_MARK: &str = "herald-subscriber-name-2f7c91";
 const UNSUB_MARK: &str = "herald-unsubscribe-url-2f7c91";
+const PREFS_MARK: &str = "herald-preferences-url-2f7c91";
 
 #[derive(Serialize)]
 pub struct SiteData {
@@ -117,6 +118,7 @@ struct MailData<'a> {
     list: ListData<'a>,
     subscriber: SubscriberData<'a>,
     unsubscribe_url: &'a str,
+    preferences_url: &'a str,
 }
 
 struct Variant {
@@ -135,6 +137,7 @@ enum Piece {
     Email,
     Name,
     Unsubscribe,
+    Preferences,
 }
 
 /// A rendered variant split at its placeholders once, so that each recipient costs one pass.
@@ -147,6 +150,7 @@ impl Pieces {
             (EMAIL_MARK, Piece::Email),
             (NAME_MARK, Piece::Name),
             (UNSUB_MARK, Piece::Unsubscribe),
+            (PREFS_MARK, Piece::Preferences),
         ];
         let mut out = Vec::new();
         loop {
@@ -161,7 +165,8 @@ impl Pieces {
             out.push(match mark {
                 EMAIL_MARK => Piece::Email,
                 NAME_MARK => Piece::Name,
-                _ => Piece::Unsubscribe,
+                UNSUB_MARK => Piece::Unsubscribe,
+                _ => Piece::Preferences,
             });
             s = &s[i + mark.len()..];
         }
@@ -171,8 +176,9 @@ impl Pieces {
         Pieces(out)
     }
 
-    /// The text with the holes filled by `values` (address, name, unsubscribe URL).
-    fn fill(&self, values: [&str; 3]) -> String {
+    /// The text with the holes filled by `values` (address, name, unsubscribe URL,
+    /// preferences URL).
+    fn fill(&self, values: [&str; 4]) -> String {
         let len: usize = self
             .0
             .iter()
@@ -188,6 +194,7 @@ impl Pieces {
                 Piece::Email => values[0],
                 Piece::Name => values[1],
                 Piece::Unsubscribe => values[2],
+                Piece::Preferences => values[3],
             });
         }
         out
@@ -225,6 +232,8 @@ pub struct Recipient<'r, 'l> {
     /// The first (in config order) of the lists that caused this mail: it gives `List-Id`.
     pub list: &'l List,
     pub unsubscribe_url: &'r str,
+    /// The preferences page of this subscriber.
+    pub preferences_url: &'r str,
 }
 
 /// The newsletter's sender as every mail carries it: From and Reply-To, parsed once.
@@ -329,6 +338,7 @@ impl<'a> PostMailer<'a> {
                 name: if has_name { NAME_MARK } else { "" },
             },
             unsubscribe_url: UNSUB_MARK,
+            preferences_url: PREFS_MARK,
         };
         let html = self.templates.render("email.html.hbs", &data)?;
         let html = crlf(&inline_css(&html)?);
@@ -346,15 +356,19 @@ impl<'a> PostMailer<'a> {
 
     /// The subject line for a recipient (for `--dry-run`).
     pub fn subject(&self, list: &'a List) -> Result<String> {
-        Ok(self.variant(list, false)?.subject.fill(["", "", ""]))
+        Ok(self.variant(list, false)?.subject.fill(["", "", "", ""]))
     }
 
     /// The HTML part for one recipient, as a file a browser can open (`preview`).
     pub fn preview_html(&self, r: &Recipient<'_, 'a>) -> Result<String> {
         let v = self.variant(r.list, !r.name.is_empty())?;
         let esc = |s: &str| handlebars::html_escape(s);
-        Ok(v.html
-            .fill([&esc(r.email), &esc(r.name), &esc(r.unsubscribe_url)]))
+        Ok(v.html.fill([
+            &esc(r.email),
+            &esc(r.name),
+            &esc(r.unsubscribe_url),
+            &esc(r.preferences_url),
+        ]))
     }
 
     /// The SMTP envelope of `r`'s message.
@@ -367,11 +381,16 @@ impl<'a> PostMailer<'a> {
         let name = header_text(r.name);
         let v = self.variant(r.list, !name.is_empty())?;
         let esc = |s: &str| handlebars::html_escape(s);
-        let html = v
-            .html
-            .fill([&esc(r.email), &esc(&name), &esc(r.unsubscribe_url)]);
-        let text = v.text.fill([r.email, &name, r.unsubscribe_url]);
-        let subject = header_text(&v.subject.fill([r.email, &name, ""]));
+        let html = v.html.fill([
+            &esc(r.email),
+            &esc(&name),
+            &esc(r.unsubscribe_url),
+            &esc(r.preferences_url),
+        ]);
+        let text = v
+            .text
+            .fill([r.email, &name, r.unsubscribe_url, r.preferences_url]);
+        let subject = header_text(&v.subject.fill([r.email, &name, "", ""]));
         let id = message_id(&self.post.slug, r.email, self.sender.domain());
         let msg = self
             .sender
@@ -497,10 +516,13 @@ mod tests {
     #[test]
     fn pieces_fill_every_hole_once() {
         let p = Pieces::split(&format!(
-            "Hi {NAME_MARK} <{EMAIL_MARK}>: {UNSUB_MARK}{EMAIL_MARK}"
+            "Hi {NAME_MARK} <{EMAIL_MARK}>: {UNSUB_MARK}{EMAIL_MARK} {PREFS_MARK}"
         ));
-        assert_eq!(p.fill(["a@b.c", "Ann", "u"]), "Hi Ann <a@b.c>: ua@b.c");
-        assert_eq!(Pieces::split("plain").fill(["x", "y", "z"]), "plain");
+        assert_eq!(
+            p.fill(["a@b.c", "Ann", "u", "p"]),
+            "Hi Ann <a@b.c>: ua@b.c p"
+        );
+        assert_eq!(Pieces::split("plain").fill(["x", "y", "z", "w"]), "plain");
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::{BODY_LIMIT, Inner, State, files};
 use crate::config::{FeedFormat, List, Newsletter, OPML_FILE, one_line};
 use crate::error::Error;
 use crate::state::Db;
-use crate::state::tokens::{self, Confirm, Unsubscribe};
+use crate::state::tokens::{self, Confirm};
 use crate::transport::Failure;
 
 /// Names longer than this are cut (a name is for "Hi Ann", not for an essay).
@@ -511,12 +511,21 @@ fn check_confirm<'n>(
     Ok((c, lists))
 }
 
-/// The unsubscription a token carries, if it is there and genuine.
-fn check_unsubscribe(state: &State, token: Option<&str>) -> Result<Unsubscribe, BadLink> {
-    let token = token
-        .filter(|t| !t.trim().is_empty())
-        .ok_or(BadLink::Missing)?;
-    tokens::verify_unsubscribe(&state.inner.secret, token).ok_or(BadLink::Forged)
+/// The unsubscription a token carries, if it is there and genuine: the address (its key
+/// resolved) and the list ids.
+async fn check_unsubscribe(
+    state: &State,
+    token: Option<&str>,
+) -> Result<Result<(String, Vec<String>), BadLink>, AppError> {
+    let Some(token) = token.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Err(BadLink::Missing));
+    };
+    let Some(u) = tokens::verify_unsubscribe(&state.inner.secret, token) else {
+        return Ok(Err(BadLink::Forged));
+    };
+    let who = u.who.clone();
+    let email = state.db(move |db| db.address_of(&who)).await?;
+    Ok(email.map(|e| (e, u.lists)).ok_or(BadLink::Forged))
 }
 
 /// `GET /confirm?token=…`: one button, so that a mail scanner following links confirms nothing.
@@ -589,14 +598,14 @@ async fn unsubscribe_page(Axum(state): Axum<State>, req: Request) -> Answer {
     state.newsletter()?;
     let query = Fields::query(req.uri());
     let token = query.get("token");
-    let u = match check_unsubscribe(&state, token) {
+    let (email, lists) = match check_unsubscribe(&state, token).await? {
         Ok(u) => u,
         Err(why) => return Ok(bad_link(&state, why)),
     };
-    let views = unsubscribe_views(&state, &u.lists);
+    let views = unsubscribe_views(&state, &lists);
     Ok(state.page(
         StatusCode::OK,
-        &pages::unsubscribe(&state.inner.site, &u.email, &views, token.unwrap_or("")),
+        &pages::unsubscribe(&state.inner.site, &email, &views, token.unwrap_or("")),
     ))
 }
 
@@ -611,13 +620,14 @@ async fn unsubscribe(Axum(state): Axum<State>, req: Request) -> Answer {
     let one_click = fields
         .get("List-Unsubscribe")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("One-Click"));
-    let u = match check_unsubscribe(&state, fields.get("token").or(query.get("token"))) {
-        Ok(u) => u,
-        Err(why) => return Ok(bad_link(&state, why)),
-    };
+    let (email, lists) =
+        match check_unsubscribe(&state, fields.get("token").or(query.get("token"))).await? {
+            Ok(u) => u,
+            Err(why) => return Ok(bad_link(&state, why)),
+        };
     let now = state.now().timestamp();
     {
-        let (email, lists) = (u.email.clone(), u.lists.clone());
+        let (email, lists) = (email.clone(), lists.clone());
         // A token without lists names every list.
         state
             .db(move |db| {
@@ -631,10 +641,10 @@ async fn unsubscribe(Axum(state): Axum<State>, req: Request) -> Answer {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return Ok(r);
     }
-    let views = unsubscribe_views(&state, &u.lists);
+    let views = unsubscribe_views(&state, &lists);
     Ok(state.page(
         StatusCode::OK,
-        &pages::unsubscribed(&state.inner.site, &u.email, &views),
+        &pages::unsubscribed(&state.inner.site, &email, &views),
     ))
 }
 

@@ -16,7 +16,7 @@ use crate::feeds;
 use crate::newsletter::deliver::{self, Job, Outcome};
 use crate::newsletter::render::{PostMailer, Recipient};
 use crate::newsletter::templates::Templates;
-use crate::newsletter::{self, lists};
+use crate::newsletter::{self, links, lists};
 use crate::state::{Db, PublishLock, secret};
 use crate::transport;
 
@@ -298,18 +298,23 @@ impl Site<'_> {
             )));
         }
         let secret = secret::load_or_create(&config.state_dir)?;
-        let url = deliver::unsubscribe_url(
-            config,
-            &secret,
-            &crate::state::normalize(address),
-            std::slice::from_ref(&list.id),
-        );
+        // A subscriber's own links; for any other address, links that lead to the "not
+        // valid" page.
+        let key = match config.state_dir.join(Db::FILE).exists() {
+            true => Db::open(&config.state_dir)?.key_of(address)?,
+            false => None,
+        }
+        .unwrap_or_else(|| "preview".into());
+        let ids = std::slice::from_ref(&list.id);
+        let url = links::unsubscribe_url(config, &secret, &key, ids);
+        let prefs = links::preferences_url(config, &secret, &key);
         let mailer = PostMailer::new(config, n, &templates, post, self.now)?;
         let recipient = Recipient {
             email: address,
             name: "",
             list,
             unsubscribe_url: &url,
+            preferences_url: &prefs,
         };
         let raw = mailer.message(&recipient)?;
         let envelope = mailer.envelope(&recipient);

@@ -92,6 +92,36 @@ const MIGRATIONS: &[&str] = &[
         nonce TEXT PRIMARY KEY,
         used_at INTEGER NOT NULL
     );",
+    // 2: digests, posts skipped as late, and a random key per subscriber for the links in mail
+    // (which name the key, never the address).
+    "ALTER TABLE subscribers ADD COLUMN key TEXT;
+    UPDATE subscribers SET key = lower(hex(randomblob(16)));
+    CREATE UNIQUE INDEX subscribers_by_key ON subscribers(key);
+    CREATE TRIGGER subscribers_key AFTER INSERT ON subscribers WHEN NEW.key IS NULL
+    BEGIN
+        UPDATE subscribers SET key = lower(hex(randomblob(16))) WHERE id = NEW.id;
+    END;
+    CREATE TABLE digests (
+        list_id TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        campaign TEXT NOT NULL UNIQUE,
+        posts TEXT NOT NULL,
+        planned_at INTEGER NOT NULL,
+        recipients INTEGER NOT NULL,
+        PRIMARY KEY (list_id, slot)
+    ) WITHOUT ROWID;
+    CREATE TABLE digest_posts (
+        list_id TEXT NOT NULL,
+        post_slug TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        PRIMARY KEY (list_id, post_slug)
+    ) WITHOUT ROWID;
+    CREATE TABLE skipped (
+        post_slug TEXT PRIMARY KEY,
+        post_date INTEGER NOT NULL,
+        skipped_at INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );",
 ];
 
 /// An open state database.
@@ -274,6 +304,13 @@ mod tests {
         db.confirm("n1", "c@example.com", "", &all, 1).unwrap();
         db.plan_campaign("post", &all, 2).unwrap();
         db.start_run(2).unwrap();
+        db.conn
+            .execute_batch(
+                "INSERT INTO digests VALUES ('weekly', 5, 'digest/weekly/5', '[]', 5, 0);
+                 INSERT INTO digest_posts VALUES ('weekly', 'post', 5);
+                 INSERT INTO skipped VALUES ('old', 1, 5, 'late');",
+            )
+            .unwrap();
         let count = |db: &Db, table: &str| -> i64 {
             db.conn
                 .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))

@@ -35,6 +35,8 @@ pub struct Delivery {
     pub first_attempt: Option<i64>,
     /// The subscriber's current status (a row for an address that left is cancelled).
     pub subscriber_status: MemberStatus,
+    /// The subscriber's random key, which the links in the mail name.
+    pub key: String,
 }
 
 /// A delivery that needs the owner's attention, for `status`.
@@ -194,7 +196,8 @@ impl Db {
         let run = || -> rusqlite::Result<Vec<Delivery>> {
             let mut st = self.conn.prepare_cached(
                 "SELECT d.post_slug, d.email_norm, coalesce(s.email, d.email_norm), coalesce(s.name, ''),
-                        d.lists, d.status, d.first_attempt, coalesce(s.status, 'unsubscribed')
+                        d.lists, d.status, d.first_attempt, coalesce(s.status, 'unsubscribed'),
+                        coalesce(s.key, '')
                  FROM deliveries d LEFT JOIN subscribers s ON s.email_norm = d.email_norm
                  WHERE d.status IN ('queued', 'sending', 'deferred')
                    AND (d.post_slug, d.email_norm) > (?1, ?2)
@@ -216,6 +219,7 @@ impl Db {
                     status: r.get(5)?,
                     first_attempt: r.get(6)?,
                     subscriber_status: r.get(7)?,
+                    key: r.get(8)?,
                 })
             })?
             .collect()

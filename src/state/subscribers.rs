@@ -167,6 +167,30 @@ impl Db {
         }
     }
 
+    /// The address a link names (its key resolved; an address as it is), if it is known.
+    pub fn address_of(&self, who: &crate::state::tokens::Who) -> Result<Option<String>> {
+        use crate::state::tokens::Who;
+        let run = || -> rusqlite::Result<Option<String>> {
+            match who {
+                Who::Key(k) => self
+                    .conn
+                    .prepare_cached("SELECT email FROM subscribers WHERE key = ?1")?
+                    .query_row([k], |r| r.get(0))
+                    .optional(),
+                Who::Email(e) => Ok(Some(e.clone())),
+            }
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// The random key of `email`'s subscriber, which links in mail name instead of the address.
+    pub fn key_of(&self, email: &str) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT key FROM subscribers WHERE email_norm = ?1")
+            .and_then(|mut st| st.query_row([normalize(email)], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
+    }
+
     /// Adds an active member to `list` (CLI `add`, imports).
     pub fn add_member(
         &self,

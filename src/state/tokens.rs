@@ -1,10 +1,15 @@
 //! Signed tokens: `base64url(payload).base64url(HMAC-SHA256(secret, payload))`.
 //!
-//! - unsubscribe: (address, the list ids that caused the mail); never expires, so the link in
-//!   an old mail still works.
+//! A token names a subscriber by their random key (`subscribers.key`), never by address: links
+//! pass through proxies and link scanners that log them.
+//!
+//! - unsubscribe: (key, the list ids that caused the mail); never expires, so the link in an
+//!   old mail still works. Mail sent before subscribers had keys carries the older form,
+//!   (address, list ids), which is still accepted.
+//! - preferences: (key); never expires.
 //! - confirm: (address, name, list ids, expiry, nonce); the nonce makes it single use.
 //!
-//! Verification is constant time (`Mac::verify_slice`); a token for one address or list set
+//! Verification is constant time (`Mac::verify_slice`); a token for one subscriber or list set
 //! cannot be turned into another without the secret.
 
 use base64::Engine;
@@ -15,10 +20,19 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Whom a link names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// A subscriber's random key.
+    Key(String),
+    /// An address: the form of links in mail sent before subscribers had keys.
+    Email(String),
+}
+
 /// What an unsubscribe token says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsubscribe {
-    pub email: String,
+    pub who: Who,
     pub lists: Vec<String>,
 }
 
@@ -37,8 +51,13 @@ pub struct Confirm {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "t")]
 enum Payload {
+    /// The older unsubscribe form, by address.
     #[serde(rename = "u")]
-    Unsubscribe(Unsubscribe),
+    UnsubscribeAddress { email: String, lists: Vec<String> },
+    #[serde(rename = "l")]
+    Leave { k: String, l: Vec<String> },
+    #[serde(rename = "p")]
+    Preferences { k: String },
     #[serde(rename = "c")]
     Confirm(Confirm),
 }
@@ -66,21 +85,42 @@ fn verify(secret: &[u8; 32], token: &str) -> Option<Payload> {
     serde_json::from_slice(&body).ok()
 }
 
-pub fn sign_unsubscribe(secret: &[u8; 32], email: &str, lists: &[String]) -> String {
+/// The unsubscribe token of the subscriber with `key`, for the mail `lists` caused.
+pub fn sign_unsubscribe(secret: &[u8; 32], key: &str, lists: &[String]) -> String {
     sign(
         secret,
-        &Payload::Unsubscribe(Unsubscribe {
-            email: email.to_string(),
-            lists: lists.to_vec(),
-        }),
+        &Payload::Leave {
+            k: key.to_string(),
+            l: lists.to_vec(),
+        },
     )
 }
 
 /// `None` for a forged, altered or foreign token.
 pub fn verify_unsubscribe(secret: &[u8; 32], token: &str) -> Option<Unsubscribe> {
     match verify(secret, token)? {
-        Payload::Unsubscribe(u) => Some(u),
-        Payload::Confirm(_) => None,
+        Payload::Leave { k, l } => Some(Unsubscribe {
+            who: Who::Key(k),
+            lists: l,
+        }),
+        Payload::UnsubscribeAddress { email, lists } => Some(Unsubscribe {
+            who: Who::Email(email),
+            lists,
+        }),
+        Payload::Preferences { .. } | Payload::Confirm(_) => None,
+    }
+}
+
+/// The preferences token of the subscriber with `key`.
+pub fn sign_preferences(secret: &[u8; 32], key: &str) -> String {
+    sign(secret, &Payload::Preferences { k: key.to_string() })
+}
+
+/// The key a preferences token names; `None` for a forged, altered or foreign token.
+pub fn verify_preferences(secret: &[u8; 32], token: &str) -> Option<String> {
+    match verify(secret, token)? {
+        Payload::Preferences { k } => Some(k),
+        _ => None,
     }
 }
 
@@ -92,7 +132,7 @@ pub fn sign_confirm(secret: &[u8; 32], confirm: &Confirm) -> String {
 pub fn verify_confirm(secret: &[u8; 32], token: &str) -> Option<Confirm> {
     match verify(secret, token)? {
         Payload::Confirm(c) => Some(c),
-        Payload::Unsubscribe(_) => None,
+        _ => None,
     }
 }
 
@@ -116,20 +156,42 @@ mod tests {
     const K: [u8; 32] = [7; 32];
 
     #[test]
-    fn unsubscribe_round_trip() {
-        let t = sign_unsubscribe(&K, "a@example.com", &["all".into(), "seo".into()]);
+    fn unsubscribe_round_trip_names_the_key_and_never_the_address() {
+        let t = sign_unsubscribe(&K, "3f9a", &["all".into(), "seo".into()]);
         let u = verify_unsubscribe(&K, &t).unwrap();
-        assert_eq!(u.email, "a@example.com");
+        assert_eq!(u.who, Who::Key("3f9a".into()));
         assert_eq!(u.lists, vec!["all", "seo"]);
+        let p = sign_preferences(&K, "3f9a");
+        assert_eq!(verify_preferences(&K, &p).as_deref(), Some("3f9a"));
+    }
+
+    #[test]
+    fn the_older_form_by_address_is_still_accepted() {
+        let t = sign(
+            &K,
+            &Payload::UnsubscribeAddress {
+                email: "a@example.com".into(),
+                lists: vec!["all".into()],
+            },
+        );
+        // The bytes mail sent before keys carried.
+        let body = B64.decode(t.split_once('.').unwrap().0).unwrap();
+        assert_eq!(
+            body,
+            br#"{"t":"u","email":"a@example.com","lists":["all"]}"#
+        );
+        let u = verify_unsubscribe(&K, &t).unwrap();
+        assert_eq!(u.who, Who::Email("a@example.com".into()));
+        assert!(verify_preferences(&K, &t).is_none());
     }
 
     #[test]
     fn forged_and_altered_tokens_are_refused() {
-        let t = sign_unsubscribe(&K, "a@example.com", &["all".into()]);
+        let t = sign_unsubscribe(&K, "k1", &["all".into()]);
         assert!(verify_unsubscribe(&[8; 32], &t).is_none(), "other secret");
         let (body, tag) = t.split_once('.').unwrap();
-        // Swap the payload for another address, keep the tag.
-        let other = sign_unsubscribe(&K, "b@example.com", &["all".into()]);
+        // Swap the payload for another key, keep the tag.
+        let other = sign_unsubscribe(&K, "k2", &["all".into()]);
         let other_body = other.split_once('.').unwrap().0;
         assert!(verify_unsubscribe(&K, &format!("{other_body}.{tag}")).is_none());
         let mut flipped = tag.to_string();
@@ -137,6 +199,7 @@ mod tests {
         assert!(verify_unsubscribe(&K, &format!("{body}.{flipped}")).is_none());
         for junk in ["", ".", "abc", "a.b.c", "💥.💥"] {
             assert!(verify_unsubscribe(&K, junk).is_none(), "{junk}");
+            assert!(verify_preferences(&K, junk).is_none(), "{junk}");
         }
     }
 
@@ -151,6 +214,12 @@ mod tests {
         };
         let t = sign_confirm(&K, &c);
         assert!(verify_unsubscribe(&K, &t).is_none());
+        assert!(verify_preferences(&K, &t).is_none());
         assert_eq!(verify_confirm(&K, &t).unwrap(), c);
+        let p = sign_preferences(&K, "k");
+        assert!(verify_unsubscribe(&K, &p).is_none());
+        assert!(verify_confirm(&K, &p).is_none());
+        let u = sign_unsubscribe(&K, "k", &[]);
+        assert!(verify_preferences(&K, &u).is_none());
     }
 }
