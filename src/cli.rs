@@ -49,6 +49,10 @@ pub enum Command {
         /// Print the plan; write and send nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Mail this post although it became mailable more than `newsletter.max_lateness`
+        /// after it was due (repeat for several posts).
+        #[arg(long, value_name = "SLUG")]
+        send_late: Vec<String>,
     },
     /// Scheduled posts, the last run, pending, deferred and failed deliveries, list sizes.
     Status {
@@ -56,13 +60,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Render a post's email to outbox/preview/SLUG.eml and .html, or send one test mail.
+    /// Render a post's email (or a list's next digest) to outbox/preview/, or send one test
+    /// mail.
     Preview {
         /// The post's slug.
-        slug: String,
+        #[arg(required_unless_present = "digest")]
+        slug: Option<String>,
         /// Render it as for this list (default: the first list that takes the post).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", conflicts_with = "digest")]
         list: Option<String>,
+        /// Render this digest list's next digest instead of a post's mail.
+        #[arg(long, value_name = "LIST", conflicts_with = "slug")]
+        digest: Option<String>,
         /// Send one test mail to this address through the transport (not journaled).
         #[arg(long, value_name = "ADDR")]
         to: Option<String>,

@@ -499,8 +499,28 @@ fn is_weekday(word: &str) -> bool {
     let word = word.strip_suffix('.').unwrap_or(word);
     word.len() >= 3 && DAYS.iter().any(|d| d.starts_with(word))
 }
+/// A length of time as people say it, rounded down: `15 days`, `36 hours`, `1 minute`.
+pub fn span(t: chrono::TimeDelta) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match (t.num_days(), t.num_hours(), t.num_minutes()) {
+        (d, _, _) if d >= 2 => plural(d, "day"),
+        (_, h, _) if h >= 2 => plural(h, "hour"),
+        (_, _, m) => plural(m, "minute"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spans_read_as_people_say_them() {
+        use chrono::TimeDelta;
+        assert_eq!(span(TimeDelta::days(7)), "7 days");
+        assert_eq!(span(TimeDelta::hours(36)), "36 hours");
+        assert_eq!(span(TimeDelta::hours(49)), "2 days");
+        assert_eq!(span(TimeDelta::minutes(61)), "61 minutes");
+        assert_eq!(span(TimeDelta::seconds(60)), "1 minute");
+    }
+
     use super::*;
 
     fn p(s: &str, tz: &str) -> String {

@@ -128,8 +128,8 @@ fn check_lists_every_problem() {
 
 #[test]
 fn a_problem_in_a_list_names_that_lists_line() {
-    // The newsletter fixture's config: `lists:` on line 15, the 2nd list (rust) on line 20 with
-    // its CSV on line 23, the 3rd (cooking) on line 24 with its tags on line 26.
+    // The newsletter fixture's config: `lists:` on line 17, the 2nd list (rust) on line 22 with
+    // its CSV on line 25, the 3rd (cooking) on line 26 with its tags on line 28.
     let site = Site::fixture("newsletter");
     let config = site.read("config/herald.yaml");
     site.write(
@@ -140,8 +140,8 @@ fn a_problem_in_a_list_names_that_lists_line() {
     assert_eq!(
         run.stderr_lines(),
         [
-            "config/herald.yaml:26: list \"cooking\": tag \"!!\" has no letters or digits",
-            "config/herald.yaml:26: list \"cooking\" has no tags: use [\"*\"] for every post",
+            "config/herald.yaml:28: list \"cooking\": tag \"!!\" has no letters or digits",
+            "config/herald.yaml:28: list \"cooking\" has no tags: use [\"*\"] for every post",
         ]
     );
 
@@ -153,7 +153,7 @@ fn a_problem_in_a_list_names_that_lists_line() {
         assert_eq!(
             run.stderr_lines(),
             [
-                "config/herald.yaml:23: list \"rust\": cannot read config/subscribers/rust.csv: No such file or directory (os error 2)"
+                "config/herald.yaml:25: list \"rust\": cannot read config/subscribers/rust.csv: No such file or directory (os error 2)"
             ],
             "herald {args:?}"
         );

@@ -585,8 +585,8 @@ fn hostile_url(path: &str) -> String {
 fn config_with_list_of(tag: &str) -> String {
     format!(
         "site:\n  title: Hostile\n  base_url: https://hostile.example.com/\n  timezone: UTC\n\
-         newsletter:\n  start: 2025-01-01\n  from: {{ name: Hostile, email: letters@hostile.example.com }}\n  \
-         transport: outbox\n  lists:\n    - id: all\n      tags: [\"*\"]\n      \
+         newsletter:\n  start: 2025-01-01\n  max_lateness: 3650d\n  \
+         from: {{ name: Hostile, email: letters@hostile.example.com }}\n  transport: outbox\n  lists:\n    - id: all\n      tags: [\"*\"]\n      \
          subscribers: config/subscribers/all.csv\n    - id: long\n      tags: [\"{tag}\"]\n      \
          subscribers: config/subscribers/long.csv\n\
          serve:\n  public_url: https://hostile.example.com/herald/\n"

@@ -23,7 +23,7 @@ use herald::content::{self, Post, TagRef};
 use herald::error::Error;
 use herald::feeds;
 use herald::newsletter::lists::{Invalid, read_csv, valid_address};
-use herald::newsletter::render::{PostMailer, Recipient};
+use herald::newsletter::render::{Mailer, Recipient};
 use herald::newsletter::templates::Templates;
 use herald::slug::slugify;
 use mail_parser::MessageParser;
@@ -705,7 +705,7 @@ proptest! {
         let p = post(&title, summary, &tag);
         let now: DateTime<Utc> = "2025-06-01T00:00:00Z".parse().unwrap();
         let n = config.newsletter.as_ref().unwrap();
-        let mailer = PostMailer::new(&config, n, &templates, &p, now).expect("a mailer");
+        let mailer = Mailer::post(&config, n, &templates, &p, now).expect("a mailer");
         let list = &n.lists[0];
         let recipient = Recipient {
             email: &email,
@@ -843,7 +843,7 @@ fn huge_lines_load_and_render_in_bounded_time() {
     assert!(post.summary(&rendered).chars().count() <= 301);
     let templates = Templates::load(&config).unwrap();
     let n = config.newsletter.as_ref().unwrap();
-    let mailer = PostMailer::new(&config, n, &templates, post, now).unwrap();
+    let mailer = Mailer::post(&config, n, &templates, post, now).unwrap();
     let list = &n.lists[0];
     let raw = timed("rendering a mail", || {
         mailer.message(&Recipient {

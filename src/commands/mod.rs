@@ -107,11 +107,23 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Init { dir } => init::run(&ctx, &dir),
         Command::Check => check::run(&ctx),
         Command::Build => build::run(&ctx),
-        Command::Publish { dry_run } => publish::run(&ctx, dry_run),
+        Command::Publish { dry_run, send_late } => publish::run(&ctx, dry_run, &send_late),
         Command::Status { json } => status::run(&ctx, json),
-        Command::Preview { slug, list, to } => {
-            publish::preview(&ctx, &slug, list.as_deref(), to.as_deref())
-        }
+        Command::Preview {
+            slug,
+            list,
+            digest,
+            to,
+        } => match digest {
+            Some(digest) => publish::preview_digest(&ctx, &digest, to.as_deref()),
+            // Without `--digest`, clap has asked for the slug.
+            None => publish::preview(
+                &ctx,
+                slug.as_deref().unwrap_or_default(),
+                list.as_deref(),
+                to.as_deref(),
+            ),
+        },
         Command::Subscribers(cmd) => subscribers::run(&ctx, cmd),
         Command::Unsubscribe { token } => subscribers::unsubscribe(&ctx, &token),
         Command::Serve { listen } => serve::run(&ctx, listen),

@@ -6,14 +6,14 @@ use super::{Ctx, unless_closed};
 use crate::error::{ExitStatus, Result, cut};
 use crate::site::{Mailing, Preview, Site};
 
-pub fn run(ctx: &Ctx, dry_run: bool) -> Result<ExitStatus> {
+pub fn run(ctx: &Ctx, dry_run: bool, send_late: &[String]) -> Result<ExitStatus> {
     let config = ctx.config()?;
     let site = Site::new(&config, ctx.now);
     let printer = Printer::new(ctx.ui, &config);
     if dry_run {
         return dry(ctx, &site, &printer);
     }
-    let report = site.publish(&printer)?;
+    let report = site.publish(send_late, &printer)?;
     // A reader that went away stops nothing here: the mail is sent and the run recorded.
     unless_closed(printer.printed())?;
     let outcome = match report.mailing {
@@ -69,6 +69,26 @@ fn dry(ctx: &Ctx, site: &Site, printer: &Printer) -> Result<ExitStatus> {
             m.lists.join(", ")
         ))?;
     }
+    for d in &plan.digests {
+        let slot = super::show::slot_time(site.config, d.digest.slot);
+        ctx.ui.out(match d.digest.posts.len() {
+            0 => format!("digest {} of {slot}: no new post, no mail", d.digest.list),
+            n => format!(
+                "would mail the digest {} of {slot} (\"{}\", {n} post{}) to {} addresses",
+                d.digest.list,
+                cut(&d.subject),
+                if n == 1 { "" } else { "s" },
+                d.digest.recipients
+            ),
+        })?;
+    }
+    for l in &plan.late {
+        ctx.ui.out(format!(
+            "would not mail {}: it became mailable {} after it was due (newsletter.max_lateness)",
+            cut(&l.slug),
+            crate::dates::span(l.late_by)
+        ))?;
+    }
     ctx.ui.out(format!(
         "would send {} messages in all through the {} transport",
         plan.messages, plan.transport
@@ -79,11 +99,35 @@ fn dry(ctx: &Ctx, site: &Site, printer: &Printer) -> Result<ExitStatus> {
 /// `herald preview SLUG [--list ID] [--to ADDR]`.
 pub fn preview(ctx: &Ctx, slug: &str, list: Option<&str>, to: Option<&str>) -> Result<ExitStatus> {
     let config = ctx.config()?;
-    match Site::new(&config, ctx.now).preview(slug, list, to)? {
+    let preview = Site::new(&config, ctx.now).preview(slug, list, to)?;
+    show_preview(ctx, &config, slug, to, preview)
+}
+
+/// `herald preview --digest LIST [--to ADDR]`.
+pub fn preview_digest(ctx: &Ctx, list: &str, to: Option<&str>) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let preview = Site::new(&config, ctx.now).preview_digest(list, to)?;
+    show_preview(
+        ctx,
+        &config,
+        &format!("the next digest of {list}"),
+        to,
+        preview,
+    )
+}
+
+fn show_preview(
+    ctx: &Ctx,
+    config: &crate::config::Config,
+    what: &str,
+    to: Option<&str>,
+    preview: Preview,
+) -> Result<ExitStatus> {
+    match preview {
         Preview::Sent { reply } => {
             let address = to.unwrap_or_default();
             ctx.ui
-                .out(format!("sent a test mail of {slug} to {address}: {reply}"))?;
+                .out(format!("sent a test mail of {what} to {address}: {reply}"))?;
         }
         Preview::Written { eml, html } => ctx.ui.out(format!(
             "wrote {} and {}",

@@ -121,6 +121,28 @@ impl Progress for Printer<'_> {
                 m.removed,
                 m.suppressed
             )),
+            Event::Late(l) => ui.warn(format!(
+                "not mailing \"{}\" ({}): it became mailable {} after it was due, more than \
+                 newsletter.max_lateness; `herald publish --send-late {}` mails it",
+                cut(&l.title),
+                cut(&l.slug),
+                crate::dates::span(l.late_by),
+                cut(&l.slug)
+            )),
+            Event::Digests(digests) => {
+                for d in digests {
+                    let slot = slot_time(self.config, d.slot);
+                    ui.log(match d.posts.len() {
+                        0 => format!("digest {} of {slot}: no new post, no mail", d.list),
+                        n => format!(
+                            "digest {} of {slot}: {n} post{}, {} recipients",
+                            d.list,
+                            if n == 1 { "" } else { "s" },
+                            d.recipients
+                        ),
+                    });
+                }
+            }
             Event::Planned(campaigns) => {
                 for c in campaigns {
                     ui.log(format!(
@@ -182,4 +204,11 @@ fn built(r: &BuildReport) -> String {
             String::new()
         }
     )
+}
+
+/// A digest slot in the site's time zone: `2026-12-07 08:00 GMT`.
+pub fn slot_time(config: &Config, slot: chrono::DateTime<chrono::Utc>) -> String {
+    slot.with_timezone(&config.site.timezone)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }

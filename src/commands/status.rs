@@ -7,6 +7,8 @@ use serde::Serialize;
 use super::{Ctx, print};
 use crate::content;
 use crate::error::{ExitStatus, Result};
+use crate::newsletter::digests;
+use crate::state::digests::Skipped;
 use crate::state::journal::{Problem, Run};
 use crate::state::{Db, DeliveryStatus};
 
@@ -17,7 +19,21 @@ struct Status {
     last_run: Option<RunView>,
     deliveries: Deliveries,
     problems: Vec<Problem>,
+    /// Posts not mailed because they became mailable too late.
+    skipped: Vec<Skipped>,
+    digests: Vec<DigestView>,
     lists: Vec<ListSize>,
+}
+
+/// A digest list's next mail.
+#[derive(Serialize)]
+struct DigestView {
+    list: String,
+    schedule: String,
+    /// When its next digest is fixed, in the site's time zone (RFC 3339).
+    next_slot: String,
+    /// Slugs of the posts waiting for it, oldest first.
+    waiting: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -72,8 +88,23 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
         })
         .collect();
     let db_exists = config.state_dir.join(crate::state::Db::FILE).exists();
-    let (last_run, deliveries, problems, sizes) = if db_exists {
+    let mut digest_views = Vec::new();
+    let (last_run, deliveries, problems, sizes, skipped) = if db_exists {
         let db = Db::open(&config.state_dir)?;
+        if let Some(n) = &config.newsletter {
+            for list in n.lists.iter().filter(|l| l.digest.is_some()) {
+                let last = db.last_digest_slot(&list.id)?;
+                let next = digests::next_slot(&config, list, ctx.now, last).unwrap_or(ctx.now);
+                let digested = db.digested(&list.id)?;
+                let waiting = digests::posts(n, list, &content, ctx.now, last, &digested);
+                digest_views.push(DigestView {
+                    list: list.id.clone(),
+                    schedule: crate::newsletter::render::schedule(list),
+                    next_slot: next.with_timezone(&config.site.timezone).to_rfc3339(),
+                    waiting: waiting.iter().map(|p| p.slug.clone()).collect(),
+                });
+            }
+        }
         let counts = db.journal_counts()?;
         let d = Deliveries {
             pending: counts.get(DeliveryStatus::Queued) + counts.get(DeliveryStatus::Sending),
@@ -82,9 +113,22 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
             failed: counts.get(DeliveryStatus::Failed),
             cancelled: counts.get(DeliveryStatus::Cancelled),
         };
-        (db.last_run()?, d, db.problems(50)?, db.list_sizes()?)
+        let skipped = db.skipped()?;
+        (
+            db.last_run()?,
+            d,
+            db.problems(50)?,
+            db.list_sizes()?,
+            skipped,
+        )
     } else {
-        (None, Deliveries::default(), Vec::new(), Default::default())
+        (
+            None,
+            Deliveries::default(),
+            Vec::new(),
+            Default::default(),
+            Vec::new(),
+        )
     };
     let lists = config
         .newsletter
@@ -109,6 +153,8 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
         }),
         deliveries,
         problems,
+        skipped,
+        digests: digest_views,
         lists,
     };
     if json {
@@ -156,6 +202,30 @@ fn human(status: &Status) -> String {
             p.attempts,
             p.reply.as_deref().unwrap_or("")
         ));
+    }
+    if !status.skipped.is_empty() {
+        line(format!("skipped as late: {}", status.skipped.len()));
+        for s in &status.skipped {
+            line(format!(
+                "  {}  {}: {}",
+                time(s.skipped_at),
+                s.slug,
+                s.reason
+            ));
+        }
+    }
+    for d in &status.digests {
+        line(format!(
+            "digest {} ({}): next {}, {} post{} waiting",
+            d.list,
+            d.schedule,
+            d.next_slot,
+            d.waiting.len(),
+            if d.waiting.len() == 1 { "" } else { "s" }
+        ));
+        for slug in &d.waiting {
+            line(format!("  {slug}"));
+        }
     }
     line("lists:".to_string());
     for l in &status.lists {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::links;
-use super::render::{PostMailer, Recipient};
+use super::render::{Mailer, Recipient};
 use crate::config::{Config, Newsletter};
 use crate::error::{Error, Result};
 use crate::state::journal::{Delivery, Mark};
@@ -57,7 +57,7 @@ pub struct Job<'a> {
     pub newsletter: &'a Newsletter,
     pub transport: &'a dyn Transport,
     /// One mail renderer per post slug that may have open deliveries.
-    pub mailers: &'a HashMap<String, PostMailer<'a>>,
+    pub mailers: &'a HashMap<String, Mailer<'a>>,
     pub secret: &'a [u8; 32],
     pub now: DateTime<Utc>,
     pub concurrency: usize,
@@ -478,12 +478,12 @@ mod tests {
             concurrency: usize,
         ) -> (Outcome, Vec<(String, DeliveryStatus)>) {
             let n = self.config.newsletter.as_ref().unwrap();
-            let mailers: HashMap<String, PostMailer> = self
+            let mailers: HashMap<String, Mailer> = self
                 .content
                 .posts
                 .iter()
                 .map(|p| {
-                    let m = PostMailer::new(&self.config, n, &self.templates, p, now).unwrap();
+                    let m = Mailer::post(&self.config, n, &self.templates, p, now).unwrap();
                     (p.slug.clone(), m)
                 })
                 .collect();

@@ -16,11 +16,21 @@ pub struct Row {
 
 /// The lists that take `post`, in config order: `"*"` lists, and lists sharing a tag slug.
 pub fn matching<'a>(newsletter: &'a Newsletter, post: &Post) -> Vec<&'a List> {
+    newsletter.lists.iter().filter(|l| takes(l, post)).collect()
+}
+
+/// The lists that mail `post` on its own (not in a digest), in config order.
+pub fn per_post<'a>(newsletter: &'a Newsletter, post: &Post) -> Vec<&'a List> {
     newsletter
         .lists
         .iter()
-        .filter(|l| l.all || post.tags.iter().any(|t| l.tags.contains(&t.slug)))
+        .filter(|l| l.digest.is_none() && takes(l, post))
         .collect()
+}
+
+/// Whether `list` takes `post`: a `"*"` list, or one sharing a tag slug with it.
+pub fn takes(list: &List, post: &Post) -> bool {
+    list.all || post.tags.iter().any(|t| list.tags.contains(&t.slug))
 }
 
 /// Whether `s` is an address herald can mail.

@@ -2,6 +2,7 @@
 //! sending it exactly once through the journal (deliver).
 
 pub mod deliver;
+pub mod digests;
 pub mod links;
 pub mod lists;
 pub mod render;

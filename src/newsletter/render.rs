@@ -1,9 +1,10 @@
 //! Mail rendering: handlebars templates -> CSS inlined HTML + plain text -> one
 //! `multipart/alternative` message with the list headers of RFC 2369 and RFC 8058.
 //!
-//! Each (post, list, has-a-name) variant is rendered and CSS-inlined once, with placeholders
-//! for the per-recipient parts (address, name, unsubscribe URL); each recipient then costs
-//! only a string substitution and the MIME encoding.
+//! A [`Mailer`] renders one post's mail, or one digest of several posts. Each (list,
+//! has-a-name) variant is rendered and CSS-inlined once, with placeholders for the
+//! per-recipient parts (address, name, unsubscribe and preferences URLs); each recipient then
+//! costs only a string substitution and the MIME encoding.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -103,6 +104,26 @@ impl PostData {
 struct ListData<'a> {
     id: &'a str,
     name: &'a str,
+    /// "every post", or the digest's schedule ("weekly on Monday at 08:00").
+    schedule: String,
+}
+
+impl<'a> ListData<'a> {
+    fn new(list: &'a List) -> Self {
+        ListData {
+            id: &list.id,
+            name: &list.name,
+            schedule: schedule(list),
+        }
+    }
+}
+
+/// How often `list` mails: "every post", or its digest's schedule.
+pub fn schedule(list: &List) -> String {
+    match &list.digest {
+        Some(d) => d.describe(),
+        None => "every post".into(),
+    }
 }
 
 #[derive(Serialize)]
@@ -119,6 +140,34 @@ struct MailData<'a> {
     subscriber: SubscriberData<'a>,
     unsubscribe_url: &'a str,
     preferences_url: &'a str,
+}
+
+#[derive(Serialize)]
+struct DigestMailData<'a> {
+    site: &'a SiteData,
+    list: ListData<'a>,
+    /// Oldest first.
+    posts: &'a [PostData],
+    count: usize,
+    /// One post: "1 new post".
+    one: bool,
+    /// The slot's date, `7 December 2026`, in the site's time zone.
+    date: &'a str,
+    full_content: bool,
+    subscriber: SubscriberData<'a>,
+    unsubscribe_url: &'a str,
+    preferences_url: &'a str,
+}
+
+/// What a mail carries.
+enum Body {
+    Post(Box<PostData>),
+    Digest {
+        posts: Vec<PostData>,
+        /// The slot's date, as [`DigestMailData::date`].
+        date: String,
+        full_content: bool,
+    },
 }
 
 struct Variant {
@@ -287,22 +336,26 @@ impl Sender {
     }
 }
 
-/// Renders the mails of one post.
-pub struct PostMailer<'a> {
+/// Renders the mails of one post, or of one digest.
+pub struct Mailer<'a> {
     config: &'a Config,
     templates: &'a Templates,
     sender: Sender,
     site: SiteData,
-    post: PostData,
+    body: Body,
+    /// The journal's key of the mail (a post's slug, a digest's campaign key), which keeps
+    /// Message-IDs stable.
+    key: String,
     date: SystemTime,
     /// Each (list id, has a name) variant, rendered by the first message that needs it; the
     /// lock is held while it renders, so concurrent workers never render one twice.
     variants: Mutex<HashMap<(&'a str, bool), std::sync::Arc<Variant>>>,
 }
 
-impl<'a> PostMailer<'a> {
-    /// Renders `post`'s Markdown; the mail templates run per variant, on first use.
-    pub fn new(
+impl<'a> Mailer<'a> {
+    /// The mail of `post`: its Markdown is rendered now; the templates run per variant, on
+    /// first use.
+    pub fn post(
         config: &'a Config,
         n: &Newsletter,
         templates: &'a Templates,
@@ -310,12 +363,51 @@ impl<'a> PostMailer<'a> {
         now: DateTime<Utc>,
     ) -> Result<Self> {
         let rendered = post.render(config.unsafe_html);
-        Ok(PostMailer {
+        let body = Body::Post(Box::new(PostData::new(config, post, &rendered)));
+        Mailer::new(config, n, templates, body, post.slug.clone(), now)
+    }
+
+    /// The digest of `list` at `slot`, holding `posts`, oldest first.
+    pub fn digest(
+        config: &'a Config,
+        n: &Newsletter,
+        templates: &'a Templates,
+        list: &List,
+        slot: DateTime<Utc>,
+        posts: &[&Post],
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        let key = crate::state::digests::campaign(&list.id, slot.timestamp());
+        let full_content = list.digest.as_ref().is_some_and(|d| d.full_content);
+        let body = Body::Digest {
+            posts: posts
+                .iter()
+                .map(|p| PostData::new(config, p, &p.render(config.unsafe_html)))
+                .collect(),
+            date: slot
+                .with_timezone(&config.site.timezone)
+                .format("%-d %B %Y")
+                .to_string(),
+            full_content,
+        };
+        Mailer::new(config, n, templates, body, key, now)
+    }
+
+    fn new(
+        config: &'a Config,
+        n: &Newsletter,
+        templates: &'a Templates,
+        body: Body,
+        key: String,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        Ok(Mailer {
             config,
             templates,
             sender: Sender::new(n)?,
             site: SiteData::new(config),
-            post: PostData::new(config, post, &rendered),
+            body,
+            key,
             date: SystemTime::from(now),
             variants: Mutex::new(HashMap::new()),
         })
@@ -326,27 +418,53 @@ impl<'a> PostMailer<'a> {
         if let Some(v) = variants.get(&(list.id.as_str(), has_name)) {
             return Ok(v.clone());
         }
-        let data = MailData {
-            site: &self.site,
-            post: &self.post,
-            list: ListData {
-                id: &list.id,
-                name: &list.name,
-            },
-            subscriber: SubscriberData {
-                email: EMAIL_MARK,
-                name: if has_name { NAME_MARK } else { "" },
-            },
-            unsubscribe_url: UNSUB_MARK,
-            preferences_url: PREFS_MARK,
+        let subscriber = || SubscriberData {
+            email: EMAIL_MARK,
+            name: if has_name { NAME_MARK } else { "" },
         };
-        let html = self.templates.render("email.html.hbs", &data)?;
-        let html = crlf(&inline_css(&html)?);
-        let text = self.templates.render("email.txt.hbs", &data)?;
-        let subject = self.templates.subject(&data)?;
+        let (html, text, subject) = match &self.body {
+            Body::Post(post) => {
+                let data = MailData {
+                    site: &self.site,
+                    post,
+                    list: ListData::new(list),
+                    subscriber: subscriber(),
+                    unsubscribe_url: UNSUB_MARK,
+                    preferences_url: PREFS_MARK,
+                };
+                (
+                    self.templates.render("email.html.hbs", &data)?,
+                    self.templates.render("email.txt.hbs", &data)?,
+                    self.templates.subject(&data)?,
+                )
+            }
+            Body::Digest {
+                posts,
+                date,
+                full_content,
+            } => {
+                let data = DigestMailData {
+                    site: &self.site,
+                    list: ListData::new(list),
+                    posts,
+                    count: posts.len(),
+                    one: posts.len() == 1,
+                    date,
+                    full_content: *full_content,
+                    subscriber: subscriber(),
+                    unsubscribe_url: UNSUB_MARK,
+                    preferences_url: PREFS_MARK,
+                };
+                (
+                    self.templates.render("digest.html.hbs", &data)?,
+                    self.templates.render("digest.txt.hbs", &data)?,
+                    self.templates.digest_subject(&list.id, &data)?,
+                )
+            }
+        };
         let v = std::sync::Arc::new(Variant {
             subject: Pieces::split(&subject),
-            html: Pieces::split(&html),
+            html: Pieces::split(&crlf(&inline_css(&html)?)),
             text: Pieces::split(&text),
             list_id: header("List-Id", list_id(self.config, list)),
         });
@@ -391,7 +509,7 @@ impl<'a> PostMailer<'a> {
             .text
             .fill([r.email, &name, r.unsubscribe_url, r.preferences_url]);
         let subject = header_text(&v.subject.fill([r.email, &name, "", ""]));
-        let id = message_id(&self.post.slug, r.email, self.sender.domain());
+        let id = message_id(&self.key, r.email, self.sender.domain());
         let msg = self
             .sender
             .message(mailbox(&name, r.email)?, subject, self.date, id)

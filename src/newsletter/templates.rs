@@ -20,6 +20,14 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../../templates/email.txt.hbs"),
     ),
     (
+        "digest.html.hbs",
+        include_str!("../../templates/digest.html.hbs"),
+    ),
+    (
+        "digest.txt.hbs",
+        include_str!("../../templates/digest.txt.hbs"),
+    ),
+    (
         "confirm.html.hbs",
         include_str!("../../templates/confirm.html.hbs"),
     ),
@@ -41,6 +49,11 @@ pub struct Templates {
 
 /// The name under which the config's `newsletter.subject` is registered.
 const SUBJECT: &str = "subject";
+
+/// The name under which a digest list's `digest.subject` is registered.
+fn digest_subject(list: &str) -> String {
+    format!("digest-subject:{list}")
+}
 
 impl Templates {
     /// Loads the built-in templates, overridden by files in `templates_dir`, and the subject.
@@ -80,6 +93,20 @@ impl Templates {
                 format!("invalid subject template: {}", e.reason()),
             ));
         }
+        let digests = config
+            .newsletter
+            .iter()
+            .flat_map(|n| n.lists.iter().enumerate());
+        for (i, list) in digests {
+            let Some(d) = &list.digest else { continue };
+            if let Err(e) = text.register_template_string(&digest_subject(&list.id), &d.subject) {
+                let item = crate::config::item(i);
+                problems.push(Diagnostic::at(
+                    config.location(&["newsletter", "lists", &item, "digest", "subject"]),
+                    format!("invalid digest subject template: {}", e.reason()),
+                ));
+            }
+        }
         if problems.is_empty() {
             Ok(Templates { html, text })
         } else {
@@ -99,11 +126,20 @@ impl Templates {
             .map_err(|e| Error::msg(format!("template {name}: {e}")))
     }
 
-    /// The subject line, on one line.
+    /// The subject line of a post's mail, on one line.
     pub fn subject<T: Serialize>(&self, data: &T) -> Result<String> {
+        self.one_line(SUBJECT, data)
+    }
+
+    /// The subject line of `list`'s digest, on one line.
+    pub fn digest_subject<T: Serialize>(&self, list: &str, data: &T) -> Result<String> {
+        self.one_line(&digest_subject(list), data)
+    }
+
+    fn one_line<T: Serialize>(&self, name: &str, data: &T) -> Result<String> {
         let s = self
             .text
-            .render(SUBJECT, data)
+            .render(name, data)
             .map_err(|e| Error::msg(format!("subject template: {e}")))?;
         Ok(crate::config::one_line(&s))
     }

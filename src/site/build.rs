@@ -95,7 +95,16 @@ impl Site<'_> {
             inputs: fresh.inputs.clone(),
             outputs: outputs_digest(self.config)?,
             built_at: self.now.timestamp(),
-            next_due: content.next_change(self.now).map(|d| d.timestamp()),
+            // The next post due or the next digest slot, whichever comes first.
+            next_due: content
+                .next_change(self.now)
+                .map(|d| d.timestamp())
+                .into_iter()
+                .chain(
+                    crate::newsletter::digests::next_change(self.config, self.now)
+                        .map(|d| d.timestamp()),
+                )
+                .min(),
             posts: report.posts,
             tags: report.tags,
             files: report.written + report.unchanged,

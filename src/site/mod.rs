@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 
 pub use build::BuildReport;
 pub use publish::{
-    Campaign, DryRun, FeedCheck, MailPlan, Mailing, PlannedMail, Preview, PublishReport,
+    Campaign, DigestCampaign, DryRun, FeedCheck, LatePost, MailPlan, Mailing, PlannedDigest,
+    PlannedMail, Preview, PublishReport,
 };
 
 use crate::config::Config;
@@ -74,6 +75,10 @@ pub enum Event<'a> {
     /// The recipients of these posts were fixed, oldest post first (reported whenever the run
     /// loaded the posts, even if no post became mailable).
     Planned(&'a [Campaign]),
+    /// A post newly found too late to mail (it is recorded as skipped).
+    Late(&'a LatePost),
+    /// Digest slots this run fixed, in config order (reported when some slot came).
+    Digests(&'a [DigestCampaign]),
     /// One delivery was dealt with (reported from the delivery workers).
     Delivery(deliver::Event<'a>),
 }

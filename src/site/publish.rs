@@ -3,8 +3,10 @@
 //! newly mailable post, then send every open delivery through the journal. Also the dry run of
 //! all that, and the preview of one post's mail.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use sha2::{Digest, Sha256};
 
@@ -14,7 +16,8 @@ use crate::content::{self, Content, Post};
 use crate::error::{Error, Result, cut};
 use crate::feeds;
 use crate::newsletter::deliver::{self, Job, Outcome};
-use crate::newsletter::render::{PostMailer, Recipient};
+use crate::newsletter::digests;
+use crate::newsletter::render::{Mailer, Recipient};
 use crate::newsletter::templates::Templates;
 use crate::newsletter::{self, links, lists};
 use crate::state::{Db, PublishLock, secret};
@@ -28,7 +31,39 @@ pub struct PublishReport {
     pub build: BuildReport,
     /// Posts whose recipients this run fixed, oldest first.
     pub campaigns: Vec<Campaign>,
+    /// Digests whose posts and recipients this run fixed, in config order.
+    pub digests: Vec<DigestCampaign>,
+    /// Posts this run found too late to mail.
+    pub late: Vec<LatePost>,
     pub mailing: Mailing,
+}
+
+/// A digest whose posts and recipients were fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestCampaign {
+    pub list: String,
+    pub slot: DateTime<Utc>,
+    /// Slugs of its posts, oldest first (none: no mail for this slot).
+    pub posts: Vec<String>,
+    pub recipients: usize,
+}
+
+/// A digest a publish would mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedDigest {
+    pub digest: DigestCampaign,
+    /// As the list's subject template renders it (empty when there is no post).
+    pub subject: String,
+}
+
+/// A post not mailed: it first became mailable more than `newsletter.max_lateness` after it
+/// was due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatePost {
+    pub slug: String,
+    pub title: String,
+    /// How long after its due time this run found it.
+    pub late_by: TimeDelta,
 }
 
 /// A post whose recipients were fixed.
@@ -73,6 +108,10 @@ pub struct FeedCheck {
 pub struct MailPlan {
     /// Posts that would be mailed for the first time, oldest first.
     pub posts: Vec<PlannedMail>,
+    /// Digests whose slot came, in config order (one without posts sends nothing).
+    pub digests: Vec<PlannedDigest>,
+    /// Posts that would be skipped as late.
+    pub late: Vec<LatePost>,
     /// Messages in all: these posts' and those still open from earlier runs.
     pub messages: usize,
     /// Its name in `newsletter.transport`.
@@ -101,9 +140,10 @@ pub enum Preview {
 
 impl Site<'_> {
     /// `herald publish`: builds the feeds, merges the list CSVs, fixes the recipients of each
-    /// newly mailable post and sends every open delivery, under the publish lock. A run on a
-    /// site unchanged since the last one loads no post.
-    pub fn publish(&self, progress: &dyn Progress) -> Result<PublishReport> {
+    /// newly mailable post and of each digest whose slot came, and sends every open delivery,
+    /// under the publish lock. A run on a site unchanged since the last one loads no post.
+    /// `send_late`: slugs of posts to mail even though they are late (`--send-late`).
+    pub fn publish(&self, send_late: &[String], progress: &dyn Progress) -> Result<PublishReport> {
         let config = self.config;
         transport::check_outbox(config)?;
         let _lock = PublishLock::acquire(
@@ -116,11 +156,12 @@ impl Site<'_> {
         let build = match fresh
             .stamp
             .as_ref()
-            .filter(|s| s.planned || config.newsletter.is_none())
+            .filter(|s| (s.planned || config.newsletter.is_none()) && send_late.is_empty())
         {
             Some(stamp) => self.unchanged(stamp, progress),
             None => {
                 let (content, templates) = load(config, &fresh.sources)?;
+                self.check_send_late(&content, send_late)?;
                 let report = self.write_feeds(&content, progress)?;
                 progress.event(Event::Built(&report));
                 loaded = Some((content, templates));
@@ -130,6 +171,8 @@ impl Site<'_> {
         let mut report = PublishReport {
             build,
             campaigns: Vec::new(),
+            digests: Vec::new(),
+            late: Vec::new(),
             mailing: Mailing::NoNewsletter,
         };
         let Some(n) = &config.newsletter else {
@@ -145,8 +188,12 @@ impl Site<'_> {
         let run_id = db.start_run(now)?;
         self.merge_csvs(n, &db, progress)?;
         if let Some((content, _)) = &loaded {
-            report.campaigns = self
-                .plan_campaigns(n, content, &db)?
+            let (campaigns, late) = self.plan_campaigns(n, content, &db, send_late)?;
+            for l in &late {
+                progress.event(Event::Late(l));
+            }
+            report.late = late;
+            report.campaigns = campaigns
                 .into_iter()
                 .map(|(post, recipients)| Campaign {
                     slug: post.slug.clone(),
@@ -155,6 +202,10 @@ impl Site<'_> {
                 })
                 .collect();
             progress.event(Event::Planned(&report.campaigns));
+            report.digests = self.plan_digests(n, content, &db)?;
+            if !report.digests.is_empty() {
+                progress.event(Event::Digests(&report.digests));
+            }
             self.save_stamp(&fresh, content, &report.build, true)?;
         }
         let open_slugs = db.open_slugs()?;
@@ -171,7 +222,7 @@ impl Site<'_> {
             ),
         };
         let secret = secret::load_or_create(&config.state_dir)?;
-        let mailers = mailers(config, n, &templates, &content, &open_slugs, self.now)?;
+        let mailers = mailers(config, n, &templates, &content, &db, &open_slugs, self.now)?;
         progress.event(Event::Started {
             phase: Phase::Sending,
             len: db.open_count()? as u64,
@@ -239,11 +290,12 @@ impl Site<'_> {
         let db = Db::scratch_copy(&config.state_dir)?;
         self.merge_csvs(n, &db, progress)?;
         let mut posts = Vec::new();
-        for (post, recipients) in self.plan_campaigns(n, &content, &db)? {
+        let (campaigns, late) = self.plan_campaigns(n, &content, &db, &[])?;
+        for (post, recipients) in campaigns {
             let matching = lists::matching(n, post);
-            let subject = matching
+            let subject = lists::per_post(n, post)
                 .first()
-                .map(|l| PostMailer::new(config, n, &templates, post, self.now)?.subject(l))
+                .map(|l| Mailer::post(config, n, &templates, post, self.now)?.subject(l))
                 .transpose()?
                 .unwrap_or_default();
             posts.push(PlannedMail {
@@ -253,8 +305,19 @@ impl Site<'_> {
                 lists: matching.iter().map(|l| l.id.clone()).collect(),
             });
         }
+        let mut digests = Vec::new();
+        for digest in self.plan_digests(n, &content, &db)? {
+            let published = by_slug(&content, self.now);
+            let subject = digest_mailer(config, n, &templates, &published, &digest, self.now)?
+                .map(|(m, list)| m.subject(list))
+                .transpose()?
+                .unwrap_or_default();
+            digests.push(PlannedDigest { digest, subject });
+        }
         let mail = MailPlan {
             posts,
+            digests,
+            late,
             messages: db.open_count()?,
             transport: n.transport.name(),
         };
@@ -270,12 +333,7 @@ impl Site<'_> {
     /// `outbox/preview/SLUG.eml` and `.html`.
     pub fn preview(&self, slug: &str, list: Option<&str>, to: Option<&str>) -> Result<Preview> {
         let config = self.config;
-        let n = config.newsletter.as_ref().ok_or_else(|| {
-            Error::msg(format!(
-                "{}: no `newsletter:` section, so there is no mail to preview",
-                config.shown_file().display()
-            ))
-        })?;
+        let n = self.newsletter_to_preview()?;
         let content = content::load(config)?;
         let post = content
             .posts
@@ -290,6 +348,68 @@ impl Site<'_> {
                 .unwrap_or(&n.lists[0]),
         };
         let templates = Templates::load(config)?;
+        let mailer = Mailer::post(config, n, &templates, post, self.now)?;
+        self.send_preview(n, &mailer, list, slug, to)
+    }
+
+    /// `herald preview --digest LIST`: renders the next digest of `list` with the posts waiting
+    /// for it now, then sends or writes it as [`Site::preview`] does
+    /// (`outbox/preview/digest:LIST.eml`).
+    pub fn preview_digest(&self, list: &str, to: Option<&str>) -> Result<Preview> {
+        let config = self.config;
+        let n = self.newsletter_to_preview()?;
+        let list = config.list(list)?;
+        if list.digest.is_none() {
+            return Err(Error::msg(format!(
+                "list \"{}\" has no `digest:`: it mails every post on its own (`herald preview SLUG`)",
+                cut(&list.id)
+            )));
+        }
+        let content = content::load(config)?;
+        let db = Db::scratch_copy(&config.state_dir)?;
+        let last = db.last_digest_slot(&list.id)?;
+        let slot = digests::next_slot(config, list, self.now, last).unwrap_or(self.now);
+        let posts = digests::posts(
+            n,
+            list,
+            &content,
+            slot.min(self.now),
+            last,
+            &db.digested(&list.id)?,
+        );
+        if posts.is_empty() {
+            return Err(Error::msg(format!(
+                "no post is waiting for the next digest of \"{}\" ({})",
+                cut(&list.id),
+                slot.to_rfc3339()
+            )));
+        }
+        let templates = Templates::load(config)?;
+        let mailer = Mailer::digest(config, n, &templates, list, slot, &posts, self.now)?;
+        self.send_preview(n, &mailer, list, &format!("digest:{}", list.id), to)
+    }
+
+    fn newsletter_to_preview(&self) -> Result<&Newsletter> {
+        let config = self.config;
+        config.newsletter.as_ref().ok_or_else(|| {
+            Error::msg(format!(
+                "{}: no `newsletter:` section, so there is no mail to preview",
+                config.shown_file().display()
+            ))
+        })
+    }
+
+    /// Sends `mailer`'s mail for `list` to `to` as a test, or writes it as `name.eml` and
+    /// `name.html` in `outbox/preview/`.
+    fn send_preview<'a>(
+        &self,
+        n: &Newsletter,
+        mailer: &Mailer<'a>,
+        list: &'a crate::config::List,
+        name: &str,
+        to: Option<&str>,
+    ) -> Result<Preview> {
+        let config = self.config;
         let address = to.unwrap_or("preview@example.com");
         if !lists::valid_address(address) {
             return Err(Error::msg(format!(
@@ -308,7 +428,6 @@ impl Site<'_> {
         let ids = std::slice::from_ref(&list.id);
         let url = links::unsubscribe_url(config, &secret, &key, ids);
         let prefs = links::preferences_url(config, &secret, &key);
-        let mailer = PostMailer::new(config, n, &templates, post, self.now)?;
         let recipient = Recipient {
             email: address,
             name: "",
@@ -334,7 +453,7 @@ impl Site<'_> {
             return Ok(Preview::Sent { reply });
         }
         transport::check_outbox(config)?;
-        let (eml, html_path) = transport::Outbox::new(n.outbox_dir.clone()).preview_paths(slug)?;
+        let (eml, html_path) = transport::Outbox::new(n.outbox_dir.clone()).preview_paths(name)?;
         crate::write::write_atomic(&eml, &raw, 0o644)?;
         let html = mailer.preview_html(&recipient)?;
         crate::write::write_atomic(&html_path, html.as_bytes(), 0o644)?;
@@ -372,49 +491,175 @@ impl Site<'_> {
         Ok(())
     }
 
-    /// Fixes the recipients of each post that became mailable since the last run; returns
-    /// them, oldest first, with their recipient counts.
+    /// Fixes the recipients of each post that became mailable since the last run, on the
+    /// lists that mail it on its own; returns them, oldest first, with their recipient counts,
+    /// and the posts newly found late (not mailed, unless in `send_late`).
     fn plan_campaigns<'c>(
         &self,
         n: &Newsletter,
         content: &'c Content,
         db: &Db,
-    ) -> Result<Vec<(&'c Post, usize)>> {
+        send_late: &[String],
+    ) -> Result<PostPlan<'c>> {
         let done = db.campaigns()?;
-        let mut out = Vec::new();
+        let skipped: HashSet<String> = db.skipped()?.into_iter().map(|s| s.slug).collect();
+        let now = self.now.timestamp();
+        let (mut out, mut late) = (Vec::new(), Vec::new());
         // Oldest first, so that mail goes out in the order the posts were dated.
         for post in content.published(self.now).into_iter().rev() {
             if post.date < n.start || done.contains(&post.slug) {
                 continue;
             }
-            let list_ids: Vec<String> = lists::matching(n, post)
+            let list_ids: Vec<String> = lists::per_post(n, post)
                 .iter()
                 .map(|l| l.id.clone())
                 .collect();
-            let count = db.plan_campaign(&post.slug, &list_ids, self.now.timestamp())?;
+            let late_by = self.now - post.due().with_timezone(&Utc);
+            if send_late.contains(&post.slug) {
+                db.unskip_post(&post.slug)?;
+            } else if !list_ids.is_empty() && late_by > n.max_lateness {
+                if !skipped.contains(&post.slug) {
+                    let reason = format!(
+                        "first mailable {} after it was due (newsletter.max_lateness: {})",
+                        crate::dates::span(late_by),
+                        crate::dates::span(n.max_lateness)
+                    );
+                    db.skip_post(&post.slug, post.due().timestamp(), &reason, now)?;
+                    late.push(LatePost {
+                        slug: post.slug.clone(),
+                        title: post.title.clone(),
+                        late_by,
+                    });
+                }
+                continue;
+            }
+            let count = db.plan_campaign(&post.slug, &list_ids, now)?;
             out.push((post, count));
+        }
+        Ok((out, late))
+    }
+
+    /// Fixes the digest of each digest list whose slot came since its last one (see
+    /// [`digests`]): its posts and recipients. A slot with no post is recorded, without mail.
+    fn plan_digests(
+        &self,
+        n: &Newsletter,
+        content: &Content,
+        db: &Db,
+    ) -> Result<Vec<DigestCampaign>> {
+        let mut out = Vec::new();
+        for list in &n.lists {
+            let last = db.last_digest_slot(&list.id)?;
+            let Some(slot) = digests::due_slot(self.config, list, self.now, last) else {
+                continue;
+            };
+            let digested = db.digested(&list.id)?;
+            let posts: Vec<String> = digests::posts(n, list, content, slot, last, &digested)
+                .iter()
+                .map(|p| p.slug.clone())
+                .collect();
+            let recipients =
+                db.plan_digest(&list.id, slot.timestamp(), &posts, self.now.timestamp())?;
+            out.push(DigestCampaign {
+                list: list.id.clone(),
+                slot,
+                posts,
+                recipients,
+            });
         }
         Ok(out)
     }
+
+    /// `--send-late` names posts that are published and not yet mailed.
+    fn check_send_late(&self, content: &Content, send_late: &[String]) -> Result<()> {
+        for slug in send_late {
+            if !content.published(self.now).iter().any(|p| &p.slug == slug) {
+                return Err(Error::msg(format!(
+                    "--send-late: no published post has the slug \"{}\"",
+                    cut(slug)
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
-/// One mail renderer per published post among `slugs`.
+/// What planning the posts found: the posts whose recipients were fixed, oldest first, with
+/// their counts; the posts newly found late.
+type PostPlan<'c> = (Vec<(&'c Post, usize)>, Vec<LatePost>);
+
+/// One mail renderer per campaign key among `keys` (a post's slug, a digest's key) that
+/// still has something to mail.
 fn mailers<'a>(
     config: &'a Config,
-    n: &Newsletter,
+    n: &'a Newsletter,
     templates: &'a Templates,
     content: &Content,
-    slugs: &[String],
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<HashMap<String, PostMailer<'a>>> {
+    db: &Db,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, Mailer<'a>>> {
+    let published = by_slug(content, now);
     let mut out = HashMap::new();
-    for post in content.published(now) {
-        if slugs.contains(&post.slug) {
-            let mailer = PostMailer::new(config, n, templates, post, now)?;
-            out.insert(post.slug.clone(), mailer);
+    for key in keys {
+        if let Some(d) = db.digest(key)? {
+            let Some(slot) = DateTime::from_timestamp(d.slot, 0) else {
+                continue;
+            };
+            let digest = DigestCampaign {
+                list: d.list,
+                slot,
+                posts: d.posts,
+                recipients: 0,
+            };
+            if let Some((mailer, _)) =
+                digest_mailer(config, n, templates, &published, &digest, now)?
+            {
+                out.insert(key.clone(), mailer);
+            }
+        } else if let Some(post) = published.get(key.as_str()) {
+            out.insert(key.clone(), Mailer::post(config, n, templates, post, now)?);
         }
     }
     Ok(out)
+}
+
+/// The published posts by slug.
+fn by_slug(content: &Content, now: DateTime<Utc>) -> HashMap<&str, &Post> {
+    content
+        .published(now)
+        .into_iter()
+        .map(|p| (p.slug.as_str(), p))
+        .collect()
+}
+
+/// The mailer of a fixed digest, and its list; `None` when the list is no longer a digest list
+/// of the config or none of the digest's posts is still published.
+fn digest_mailer<'a>(
+    config: &'a Config,
+    n: &'a Newsletter,
+    templates: &'a Templates,
+    published: &HashMap<&str, &Post>,
+    digest: &DigestCampaign,
+    now: DateTime<Utc>,
+) -> Result<Option<(Mailer<'a>, &'a crate::config::List)>> {
+    let Some(list) = n
+        .lists
+        .iter()
+        .find(|l| l.id == digest.list && l.digest.is_some())
+    else {
+        return Ok(None);
+    };
+    let posts: Vec<&Post> = digest
+        .posts
+        .iter()
+        .filter_map(|s| published.get(s.as_str()).copied())
+        .collect();
+    if posts.is_empty() {
+        return Ok(None);
+    }
+    let mailer = Mailer::digest(config, n, templates, list, digest.slot, &posts, now)?;
+    Ok(Some((mailer, list)))
 }
 
 /// The posts, and the templates when there is a newsletter: everything checked before the
@@ -513,7 +758,7 @@ mod tests {
         let site = Site::new(&config, now());
         let outbox = config.newsletter.as_ref().unwrap().outbox_dir.clone();
 
-        let (first, events) = run(|p| site.publish(p).unwrap());
+        let (first, events) = run(|p| site.publish(&[], p).unwrap());
         let Mailing::Delivered(outcome) = &first.mailing else {
             panic!("nothing sent: {first:?}");
         };
@@ -547,7 +792,7 @@ mod tests {
 
         // The second run finds the site and the CSVs unchanged and nothing open: no mail is
         // sent again.
-        let (second, events) = run(|p| site.publish(p).unwrap());
+        let (second, events) = run(|p| site.publish(&[], p).unwrap());
         assert_eq!(second.mailing, Mailing::NothingToSend);
         assert!(second.build.up_to_date);
         assert!(second.campaigns.is_empty());
@@ -571,7 +816,7 @@ mod tests {
         let plan = dry.mail.expect("the example site has a newsletter");
         assert_eq!(plan.transport, "outbox");
 
-        let report = site.publish(&()).unwrap();
+        let report = site.publish(&[], &()).unwrap();
         let planned: Vec<(&str, usize)> = plan
             .posts
             .iter()

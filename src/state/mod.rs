@@ -5,6 +5,7 @@
 //! `serve` can share the database (WAL, busy timeout).
 
 mod db;
+pub mod digests;
 pub mod journal;
 pub mod lock;
 pub mod secret;
