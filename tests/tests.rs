@@ -9,6 +9,7 @@ mod support;
 
 // Topic modules: add new ones here (newsletter, serve, ...), one file per topic in tests/.
 mod cli;
+mod digests;
 mod faults;
 mod feeds;
 mod generators;

@@ -94,9 +94,10 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
         if let Some(n) = &config.newsletter {
             for list in n.lists.iter().filter(|l| l.digest.is_some()) {
                 let last = db.last_digest_slot(&list.id)?;
-                let next = digests::next_slot(&config, list, ctx.now, last).unwrap_or(ctx.now);
                 let digested = db.digested(&list.id)?;
-                let waiting = digests::posts(n, list, &content, ctx.now, last, &digested);
+                let (next, waiting) =
+                    digests::next(&config, n, list, &content, ctx.now, last, &digested)
+                        .unwrap_or_default();
                 digest_views.push(DigestView {
                     list: list.id.clone(),
                     schedule: crate::newsletter::render::schedule(list),

@@ -28,16 +28,30 @@ pub fn due_slot(
     (last.is_none_or(|l| l < slot.timestamp())).then_some(slot)
 }
 
-/// When `list`'s next digest is fixed: a slot already passed but not yet fixed (the next
-/// `publish` fixes it), or else the first slot after `now`.
-pub fn next_slot(
+/// The next digest of `list` that will carry mail, as far as is known at `now`: its slot and
+/// the posts waiting for it (due by `now`). A slot already passed but not yet fixed comes
+/// first, if it has posts; otherwise the first slot after `now`. `None` for a list without a
+/// digest.
+pub fn next<'c>(
     config: &Config,
+    n: &Newsletter,
     list: &List,
+    content: &'c Content,
     now: DateTime<Utc>,
-    last: Option<i64>,
-) -> Option<DateTime<Utc>> {
+    mut last: Option<i64>,
+    digested: &HashSet<String>,
+) -> Option<(DateTime<Utc>, Vec<&'c Post>)> {
     let d = list.digest.as_ref()?;
-    due_slot(config, list, now, last).or_else(|| Some(d.next_after(config.site.timezone, now)))
+    if let Some(slot) = due_slot(config, list, now, last) {
+        let waiting = posts(n, list, content, slot, last, digested);
+        if !waiting.is_empty() {
+            return Some((slot, waiting));
+        }
+        // That slot is fixed empty: what is due after it waits for the next.
+        last = Some(slot.timestamp());
+    }
+    let slot = d.next_after(config.site.timezone, now);
+    Some((slot, posts(n, list, content, now, last, digested)))
 }
 
 /// The first slot after `now` of any digest list: when a site unchanged since then still has

@@ -368,20 +368,14 @@ impl Site<'_> {
         let content = content::load(config)?;
         let db = Db::scratch_copy(&config.state_dir)?;
         let last = db.last_digest_slot(&list.id)?;
-        let slot = digests::next_slot(config, list, self.now, last).unwrap_or(self.now);
-        let posts = digests::posts(
-            n,
-            list,
-            &content,
-            slot.min(self.now),
-            last,
-            &db.digested(&list.id)?,
-        );
+        let digested = db.digested(&list.id)?;
+        let (slot, posts) =
+            digests::next(config, n, list, &content, self.now, last, &digested).unwrap_or_default();
         if posts.is_empty() {
             return Err(Error::msg(format!(
                 "no post is waiting for the next digest of \"{}\" ({})",
                 cut(&list.id),
-                slot.to_rfc3339()
+                slot.with_timezone(&config.site.timezone).to_rfc3339()
             )));
         }
         let templates = Templates::load(config)?;
