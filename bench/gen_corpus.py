@@ -11,10 +11,12 @@ Three kinds of site:
       that outputs only the home and per-tag RSS feeds (20 items, full content).
       The newsletter starts on 2025-01-01, after every post: a publish mails nothing.
 
-  gen_corpus.py send --herald DIR --port P [--subscribers S] [--seed K]
+  gen_corpus.py send --herald DIR --port P [--subscribers S] [--digest] [--seed K]
       One old post (before newsletter.start, never mailed) and one new post dated
       2025-03-01T09:00:00Z, S subscribers in one list with tags ["*"], transport smtp to
-      127.0.0.1:P with security none and concurrency 4.
+      127.0.0.1:P with security none and concurrency 4. With --digest the list is a weekly
+      digest (Sundays 00:00 UTC) and, instead of the one new post, twenty are dated
+      2025-02-20 to 2025-03-01: the slot of 2025-03-02T00:00:00Z mails them as one digest.
 
   gen_corpus.py hugo-site --dir DIR [--posts N] [--tags M] [--seed K]
       The posts of `site` with the same N, M and K (same titles, dates, tags and bodies) as
@@ -250,8 +252,16 @@ def gen_send(a):
     new = make_body(rng, ["welcome"])
     write(os.path.join(a.herald, "content", "posts", "welcome.md"),
           post_file("Welcome To The Bench", "2024-12-01T09:00:00+00:00", ["news"], old))
-    write(os.path.join(a.herald, "content", "posts", "big-news.md"),
-          post_file("Big News For Every Subscriber", "2025-03-01T09:00:00+00:00", ["news", "growth leads"], new))
+    if a.digest:
+        for i in range(20):
+            date = f"2025-02-{20 + i // 2:02d}T{9 + 6 * (i % 2):02d}:00:00+00:00"
+            if i >= 18:
+                date = f"2025-03-01T{9 + 6 * (i % 2):02d}:00:00+00:00"
+            write(os.path.join(a.herald, "content", "posts", f"digest-{i:02d}.md"),
+                  post_file(f"Digest Post Number {i + 1}", date, ["news"], make_body(rng, ["welcome"])))
+    else:
+        write(os.path.join(a.herald, "content", "posts", "big-news.md"),
+              post_file("Big News For Every Subscriber", "2025-03-01T09:00:00+00:00", ["news", "growth leads"], new))
     emails = [f"user{i:07d}@example.com" for i in range(a.subscribers)]
     write(os.path.join(a.herald, "config", "subscribers", "all.csv"), subscribers_csv(rng, emails))
     yaml = SITE_YAML.format() + (
@@ -264,7 +274,8 @@ def gen_send(a):
         "      name: Everything\n"
         '      tags: ["*"]\n'
         "      subscribers: config/subscribers/all.csv\n"
-        "smtp:\n"
+        + ('      digest: { every: week, weekday: sun, at: "00:00" }\n' if a.digest else "")
+        + "smtp:\n"
         "  host: 127.0.0.1\n"
         f"  port: {a.port}\n"
         "  security: none\n"
@@ -462,6 +473,7 @@ def main():
     m.add_argument("--herald", required=True)
     m.add_argument("--port", type=int, required=True, help="SMTP port on 127.0.0.1")
     m.add_argument("--subscribers", type=int, default=10000)
+    m.add_argument("--digest", action="store_true", help="a weekly digest of twenty posts instead of one post")
     m.add_argument("--seed", type=int, default=1)
     h = sub.add_parser("hugo-site", help="the posts of `site` as a Hugo blog with a herald.yaml (generator: hugo)")
     h.add_argument("--dir", required=True, help="Hugo site directory to create")

@@ -292,8 +292,8 @@ impl Site<'_> {
         let mut posts = Vec::new();
         let (campaigns, late) = self.plan_campaigns(n, &content, &db, &[])?;
         for (post, recipients) in campaigns {
-            let matching = lists::matching(n, post);
-            let subject = lists::per_post(n, post)
+            let matching = lists::per_post(n, post);
+            let subject = matching
                 .first()
                 .map(|l| Mailer::post(config, n, &templates, post, self.now)?.subject(l))
                 .transpose()?
@@ -306,8 +306,8 @@ impl Site<'_> {
             });
         }
         let mut digests = Vec::new();
+        let published = by_slug(&content, self.now);
         for digest in self.plan_digests(n, &content, &db)? {
-            let published = by_slug(&content, self.now);
             let subject = digest_mailer(config, n, &templates, &published, &digest, self.now)?
                 .map(|(m, list)| m.subject(list))
                 .transpose()?
@@ -564,7 +564,7 @@ impl Site<'_> {
         Ok(out)
     }
 
-    /// `--send-late` names posts that are published and not yet mailed.
+    /// `--send-late` names published posts (one already mailed is not mailed again).
     fn check_send_late(&self, content: &Content, send_late: &[String]) -> Result<()> {
         for slug in send_late {
             if !content.published(self.now).iter().any(|p| &p.slug == slug) {

@@ -70,30 +70,42 @@ impl ClientCodec {
         }
     }
 
-    /// Adds transparency
+    /// Adds transparency: a `.` that starts a line (after a CRLF, or at the very start) is
+    /// doubled. Copies the runs between such dots whole, instead of byte by byte.
     fn encode(&mut self, frame: &[u8], buf: &mut Vec<u8>) {
-        for &b in frame {
-            buf.push(b);
-            match (b, self.status) {
-                (b'\r', _) => {
-                    self.status = CodecStatus::StartingNewLine;
-                }
-                (b'\n', CodecStatus::StartingNewLine) => {
-                    self.status = CodecStatus::StartOfNewLine;
-                }
-                (_, CodecStatus::StartingNewLine) => {
-                    self.status = CodecStatus::MiddleOfLine;
-                }
-                (b'.', CodecStatus::StartOfNewLine) => {
-                    self.status = CodecStatus::MiddleOfLine;
-                    buf.push(b'.');
-                }
-                (_, CodecStatus::StartOfNewLine) => {
-                    self.status = CodecStatus::MiddleOfLine;
-                }
-                _ => {}
+        buf.reserve(frame.len() + 8);
+        let mut from = 0;
+        // A line start carried over from the previous frame.
+        let carried = match self.status {
+            CodecStatus::StartOfNewLine => Some(0),
+            CodecStatus::StartingNewLine if frame.first() == Some(&b'\n') => Some(1),
+            _ => None,
+        };
+        if let Some(at) = carried {
+            if frame.get(at) == Some(&b'.') {
+                buf.extend_from_slice(&frame[..=at]);
+                buf.push(b'.');
+                from = at + 1;
             }
         }
+        for i in memchr::memmem::find_iter(frame, b"\r\n.") {
+            if i + 2 < from {
+                continue;
+            }
+            buf.extend_from_slice(&frame[from..i + 3]);
+            buf.push(b'.');
+            from = i + 3;
+        }
+        buf.extend_from_slice(&frame[from..]);
+        self.status = match frame {
+            [] => self.status,
+            [.., b'\r', b'\n'] => CodecStatus::StartOfNewLine,
+            [b'\n'] if matches!(self.status, CodecStatus::StartingNewLine) => {
+                CodecStatus::StartOfNewLine
+            }
+            [.., b'\r'] => CodecStatus::StartingNewLine,
+            _ => CodecStatus::MiddleOfLine,
+        };
     }
 }
 
@@ -143,6 +155,45 @@ mod test {
             String::from_utf8(buf).unwrap(),
             "..\r\ntest\r\ntest\r\n\r\n..\r\n\r\ntestte\r\n..\r\nsttesttest.test\n.test\ntesttesttest\r\n..test\r\ntest.\r\n"
         );
+    }
+
+    /// The byte-by-byte codec lettre shipped, as the reference.
+    fn reference(frames: &[&[u8]]) -> Vec<u8> {
+        let mut status = CodecStatus::StartOfNewLine;
+        let mut buf = Vec::new();
+        for frame in frames {
+            for &b in *frame {
+                buf.push(b);
+                match (b, status) {
+                    (b'\r', _) => status = CodecStatus::StartingNewLine,
+                    (b'\n', CodecStatus::StartingNewLine) => status = CodecStatus::StartOfNewLine,
+                    (_, CodecStatus::StartingNewLine) => status = CodecStatus::MiddleOfLine,
+                    (b'.', CodecStatus::StartOfNewLine) => {
+                        status = CodecStatus::MiddleOfLine;
+                        buf.push(b'.');
+                    }
+                    (_, CodecStatus::StartOfNewLine) => status = CodecStatus::MiddleOfLine,
+                    _ => {}
+                }
+            }
+        }
+        buf
+    }
+
+    #[test]
+    fn test_codec_matches_the_reference_on_every_split() {
+        let text: &[u8] = b".a\r\n..b\r\r\n.\n.\r\n\r\n.c.\r\n.";
+        for i in 0..=text.len() {
+            for j in i..=text.len() {
+                let frames = [&text[..i], &text[i..j], &text[j..]];
+                let mut codec = ClientCodec::new();
+                let mut buf = Vec::new();
+                for f in frames {
+                    codec.encode(f, &mut buf);
+                }
+                assert_eq!(buf, reference(&frames), "split at {i}, {j}");
+            }
+        }
     }
 
     #[test]
