@@ -3,6 +3,7 @@
 //!
 //! Owns: keys, defaults, and every check serde cannot make. Never touches content or state.
 
+mod bounces;
 mod digest;
 mod feed_format;
 mod raw;
@@ -19,6 +20,7 @@ use url::Url;
 use crate::dates;
 use crate::error::{Diagnostic, Error, IoContext, Location, Result, cut};
 use crate::permalink::{HERALD_TOKENS, HUGO_TOKENS, Pattern, Syntax};
+pub use bounces::{Imap, MAX_RETURN_PATH_LOCAL, Processed, ReturnPath};
 pub use digest::{DEFAULT_SUBJECT as DEFAULT_DIGEST_SUBJECT, Digest, Every};
 pub use feed_format::{FeedFormat, OPML_FILE, OPML_MIME};
 use raw::*;
@@ -217,6 +219,13 @@ pub struct Newsletter {
     /// A welcome mail after a confirmed sign-up.
     pub welcome: bool,
     pub lists: Vec<List>,
+    /// `newsletter.return_path`: the envelope sender becomes `local+TOKEN@domain` (VERP);
+    /// `None`: `from.email`, as it is.
+    pub return_path: Option<ReturnPath>,
+    /// Soft bounces in a row that make an address bounced.
+    pub soft_bounce_limit: u32,
+    /// `newsletter.bounces.imap`: the mailbox returned mail is read from.
+    pub imap: Option<Imap>,
 }
 
 #[derive(Debug, Clone)]
@@ -1052,6 +1061,9 @@ impl Validator<'_> {
             max_lateness: self.max_lateness(raw.max_lateness.as_deref()),
             welcome: raw.welcome.unwrap_or(true),
             lists,
+            return_path: self.return_path(raw.return_path.as_deref()),
+            soft_bounce_limit: self.soft_bounce_limit(raw.soft_bounce_limit),
+            imap: self.bounces(raw.bounces),
         };
         (newsletter, transport)
     }

@@ -112,6 +112,12 @@ pub struct RawNewsletter {
     pub welcome: Option<bool>,
     /// `newsletter.lists`, at least one.
     pub lists: Vec<RawList>,
+    /// `newsletter.return_path`: the envelope sender, `local+TOKEN@domain` per message.
+    pub return_path: Option<String>,
+    /// `newsletter.soft_bounce_limit`, default 3.
+    pub soft_bounce_limit: Option<u32>,
+    /// `newsletter.bounces`: where returned mail is read.
+    pub bounces: Option<super::bounces::RawBounces>,
 }
 
 #[derive(Debug, Deserialize)]

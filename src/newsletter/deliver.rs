@@ -349,7 +349,7 @@ fn one(
             return Ok(report(Failed, &why));
         }
     };
-    let envelope = mailer.envelope(&recipient);
+    let envelope = mailer.delivery_envelope(&recipient, job.secret, &d.key);
     journal.mark(d, Mark::Sending)?;
     match job.transport.send(&d.post_slug, &envelope, &raw) {
         Ok(reply) => {

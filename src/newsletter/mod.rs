@@ -7,6 +7,7 @@ pub mod links;
 pub mod lists;
 pub mod render;
 pub mod templates;
+pub mod verp;
 
 use std::path::Path;
 

@@ -291,6 +291,8 @@ pub struct Sender {
     reply_to: Option<Mailbox>,
     /// `newsletter.from.email`: the envelope sender and the domain of Message-IDs.
     email: String,
+    /// `newsletter.return_path`: the envelope sender instead, with a VERP token per delivery.
+    return_path: Option<crate::config::ReturnPath>,
 }
 
 impl Sender {
@@ -299,6 +301,7 @@ impl Sender {
             from: mailbox(&n.from.name, &n.from.email)?,
             reply_to: n.reply_to.as_deref().map(|r| mailbox("", r)).transpose()?,
             email: n.from.email.clone(),
+            return_path: n.return_path.clone(),
         })
     }
 
@@ -322,11 +325,27 @@ impl Sender {
         }
     }
 
-    /// The SMTP envelope of a message to `to`.
+    /// The SMTP envelope of a message to `to`: from `return_path` when it is set (mail that
+    /// names no delivery, such as a confirmation), else from `from.email`.
     pub fn envelope(&self, to: &str) -> Envelope {
         Envelope {
-            from: self.email.clone(),
+            from: match &self.return_path {
+                Some(r) => r.address(),
+                None => self.email.clone(),
+            },
             to: to.to_string(),
+        }
+    }
+
+    /// The SMTP envelope of one delivery: with `return_path` set and a VERP `token`, from
+    /// `local+token@domain`, so that mail returned to it names the delivery.
+    pub fn delivery_envelope(&self, to: &str, token: Option<&str>) -> Envelope {
+        match (&self.return_path, token) {
+            (Some(r), Some(t)) => Envelope {
+                from: format!("{}+{t}@{}", r.local, r.domain),
+                to: to.to_string(),
+            },
+            _ => self.envelope(to),
         }
     }
 
@@ -492,6 +511,19 @@ impl<'a> Mailer<'a> {
     /// The SMTP envelope of `r`'s message.
     pub fn envelope(&self, r: &Recipient<'_, '_>) -> Envelope {
         self.sender.envelope(r.email)
+    }
+
+    /// The SMTP envelope of `r`'s message as one delivery of this mail, carrying its VERP
+    /// token (see [`super::verp`]) when `newsletter.return_path` is set; `key` is the
+    /// subscriber's random key.
+    pub fn delivery_envelope(
+        &self,
+        r: &Recipient<'_, '_>,
+        secret: &[u8; 32],
+        key: &str,
+    ) -> Envelope {
+        let token = super::verp::token(secret, key, &self.key);
+        self.sender.delivery_envelope(r.email, token.as_deref())
     }
 
     /// The raw message for one recipient.

@@ -68,7 +68,13 @@ pub fn from_config(config: &Config) -> Result<Box<dyn Transport>> {
         )));
     };
     match &n.transport {
-        config::Transport::Outbox => Ok(Box::new(Outbox::new(n.outbox_dir.clone()))),
+        config::Transport::Outbox => {
+            let outbox = Outbox::new(n.outbox_dir.clone());
+            Ok(Box::new(match n.return_path {
+                Some(_) => outbox.recording_return_path(),
+                None => outbox,
+            }))
+        }
         config::Transport::Smtp(smtp) => Ok(Box::new(Smtp::new(smtp)?)),
     }
 }

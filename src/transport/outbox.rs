@@ -11,11 +11,25 @@ use crate::write::{self, PATH_MAX};
 
 pub struct Outbox {
     dir: PathBuf,
+    /// Whether each file starts with `Return-Path: <envelope sender>`, as a mailbox's copy
+    /// does once an MTA has delivered it.
+    return_path: bool,
 }
 
 impl Outbox {
     pub fn new(dir: PathBuf) -> Outbox {
-        Outbox { dir }
+        Outbox {
+            dir,
+            return_path: false,
+        }
+    }
+
+    /// Starts each file with the envelope sender as a `Return-Path:` line (the line a
+    /// delivering MTA adds), so that the envelope is on record beside the message: with
+    /// `newsletter.return_path` set it carries the delivery's VERP token.
+    pub fn recording_return_path(mut self) -> Outbox {
+        self.return_path = true;
+        self
     }
 
     /// Where the message for `to` in `folder` is written.
@@ -71,7 +85,18 @@ pub fn file_part(s: &str) -> String {
 impl Transport for Outbox {
     fn send(&self, folder: &str, envelope: &Envelope, raw: &[u8]) -> Result<String, Failure> {
         let path = self.path(folder, &envelope.to).map_err(Failure::Local)?;
-        write::write_atomic(&path, raw, 0o644).map_err(Failure::Local)?;
+        if self.return_path {
+            let from: String = envelope
+                .from
+                .chars()
+                .filter(|c| !c.is_control() && !matches!(c, '<' | '>'))
+                .collect();
+            let mut bytes = format!("Return-Path: <{from}>\r\n").into_bytes();
+            bytes.extend_from_slice(raw);
+            write::write_atomic(&path, &bytes, 0o644).map_err(Failure::Local)?;
+        } else {
+            write::write_atomic(&path, raw, 0o644).map_err(Failure::Local)?;
+        }
         Ok(format!("written to {}", path.display()))
     }
 }
@@ -128,6 +153,21 @@ mod tests {
         assert!(unwritable_dir(&deep).is_some_and(|w| w.contains("4130 bytes")));
         let wide = PathBuf::from(format!("/site/{}", "w".repeat(256)));
         assert!(unwritable_dir(&wide).is_some_and(|w| w.contains("256 bytes")));
+    }
+
+    #[test]
+    fn the_envelope_sender_is_recorded_as_return_path_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Outbox::new(dir.path().to_path_buf()).recording_return_path();
+        let env = Envelope {
+            from: "bounces+abc@e.com\r\nBcc: x@y".into(),
+            to: "a@example.com".into(),
+        };
+        o.send("hello", &env, b"Subject: x\r\n\r\nbody").unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("hello/a@example.com.eml")).unwrap(),
+            b"Return-Path: <bounces+abc@e.comBcc: x@y>\r\nSubject: x\r\n\r\nbody"
+        );
     }
 
     #[test]
