@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert!(
             err.to_string()
-                .contains("[possible values: pending, active, unsubscribed, bounced]"),
+                .contains("[possible values: pending, active, unsubscribed, bounced, complained]"),
             "{err}"
         );
     }

@@ -119,7 +119,7 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                 .filter(|o| matches!(o, Added::Suppressed(_)))
                 .count();
             ctx.ui.out(format!(
-                "imported into {list}: {added} added, {} already members, {suppressed} skipped (unsubscribed or bounced), {} invalid",
+                "imported into {list}: {added} added, {} already members, {suppressed} skipped (unsubscribed, bounced or complained), {} invalid",
                 outcomes.len() - added - suppressed,
                 problems.len()
             ))?;

@@ -122,6 +122,53 @@ const MIGRATIONS: &[&str] = &[
         skipped_at INTEGER NOT NULL,
         reason TEXT NOT NULL
     );",
+    // 3: complaints and returned mail. SQLite cannot change a CHECK, so `subscribers` is
+    // rebuilt for the status `complained` (SQLite's twelve steps; foreign keys are off while
+    // migrations run, so `memberships` keeps every row), with its key index and trigger. Then
+    // the record of returned mail (one row per report, so none counts twice), the soft
+    // bounces per (address, campaign), and the IMAP messages left in their folder.
+    "CREATE TABLE subscribers_new (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_norm TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')),
+        reason TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        key TEXT
+    );
+    INSERT INTO subscribers_new (id, email, email_norm, name, status, reason, created_at, updated_at, key)
+        SELECT id, email, email_norm, name, status, reason, created_at, updated_at, key FROM subscribers;
+    DROP TABLE subscribers;
+    ALTER TABLE subscribers_new RENAME TO subscribers;
+    CREATE UNIQUE INDEX subscribers_by_key ON subscribers(key);
+    CREATE TRIGGER subscribers_key AFTER INSERT ON subscribers WHEN NEW.key IS NULL
+    BEGIN
+        UPDATE subscribers SET key = lower(hex(randomblob(16))) WHERE id = NEW.id;
+    END;
+    CREATE TABLE returned_mail (
+        report TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'complaint', 'ignored', 'unattributable')),
+        email_norm TEXT,
+        campaign TEXT,
+        code TEXT,
+        detail TEXT NOT NULL DEFAULT '',
+        received_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX returned_mail_by_kind ON returned_mail(kind, received_at);
+    CREATE TABLE soft_bounces (
+        email_norm TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (email_norm, campaign)
+    ) WITHOUT ROWID;
+    CREATE TABLE imap_left (
+        folder TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        PRIMARY KEY (folder, uidvalidity, uid)
+    ) WITHOUT ROWID;",
 ];
 
 /// An open state database.
@@ -155,6 +202,11 @@ impl Db {
         };
         db.setup().map_err(|e| db.err(e))?;
         if path.exists() {
+            // The copy is of a consistent database; its tables come in schema order, which
+            // after a rebuilt table (migration 3) puts a child before its parent.
+            db.conn
+                .pragma_update(None, "foreign_keys", "OFF")
+                .map_err(|e| db.err(e))?;
             let copy = || -> rusqlite::Result<()> {
                 // With no log beside the file, nobody has the database open: read it as
                 // immutable, which creates no -wal/-shm files. With a log (serve is running),
@@ -187,6 +239,9 @@ impl Db {
                 Ok(())
             };
             copy().map_err(|e| db.err(e))?;
+            db.conn
+                .pragma_update(None, "foreign_keys", "ON")
+                .map_err(|e| db.err(e))?;
         }
         Ok(db)
     }
@@ -209,6 +264,20 @@ impl Db {
                 .into(),
             ));
         }
+        if version == MIGRATIONS.len() {
+            return Ok(());
+        }
+        // A migration that rebuilds a table drops the old one, and with foreign keys on that
+        // would delete every row that points at it (`memberships` cascades): they are off
+        // while migrations run (the pragma is a no-op inside a transaction, so around it), and
+        // each migration is checked against them before it commits.
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let migrated = self.migrate(version);
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrated
+    }
+
+    fn migrate(&self, version: usize) -> rusqlite::Result<()> {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self.write_transaction()?;
             // `serve` and `publish` starting together on a new state: the other one may have
@@ -218,6 +287,19 @@ impl Db {
                 continue;
             }
             tx.execute_batch(sql)?;
+            let broken: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if broken > 0 {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!(
+                        "migration {} would leave {broken} rows pointing at nothing; nothing was changed",
+                        i + 1
+                    )
+                    .into(),
+                ));
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
@@ -277,6 +359,80 @@ mod tests {
         assert_eq!(v as usize, MIGRATIONS.len());
     }
 
+    /// Migration 3 rebuilds `subscribers` for its new CHECK: every row and key survives, and
+    /// so does every membership that points at them (a rebuild with foreign keys on would
+    /// cascade the old table's drop into `memberships`).
+    #[test]
+    fn the_subscribers_rebuild_keeps_every_row_and_membership() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO subscribers (email, email_norm, name, status, reason, created_at, updated_at)
+                 VALUES ('A@example.com', 'a@example.com', 'Ann', 'bounced', '550', 1, 2),
+                        ('b@example.com', 'b@example.com', '', 'active', NULL, 1, 1);
+                 INSERT INTO memberships VALUES (1, 'all', 'active', 'csv', 1), (2, 'all', 'active', 'cli', 1),
+                        (2, 'seo', 'unsubscribed', 'serve', 3);",
+            )
+            .unwrap();
+        }
+        let before: Vec<(i64, String, String)> = {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            let mut st = conn
+                .prepare("SELECT id, email, key FROM subscribers ORDER BY id")
+                .unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let db = Db::open(dir.path()).unwrap();
+        let count = |sql: &str| -> i64 { db.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM memberships"), 3);
+        assert_eq!(
+            count("PRAGMA foreign_keys"),
+            1,
+            "back on after the migration"
+        );
+        let after: Vec<(i64, String, String)> = {
+            let mut st = db
+                .conn
+                .prepare("SELECT id, email, key FROM subscribers ORDER BY id")
+                .unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        assert_eq!(after, before);
+        // The new word is allowed, the trigger still gives new rows a key, and a deleted
+        // subscriber still takes its memberships with it.
+        db.conn
+            .execute_batch(
+                "UPDATE subscribers SET status = 'complained' WHERE id = 2;
+                 INSERT INTO subscribers (email, email_norm, status, created_at, updated_at)
+                 VALUES ('c@example.com', 'c@example.com', 'active', 1, 1);",
+            )
+            .unwrap();
+        assert_eq!(
+            count("SELECT count(*) FROM subscribers WHERE key IS NOT NULL AND length(key) = 32"),
+            3
+        );
+        db.conn
+            .execute_batch("DELETE FROM subscribers WHERE id = 1")
+            .unwrap();
+        assert_eq!(count("SELECT count(*) FROM memberships"), 2);
+        assert!(
+            db.conn
+                .execute_batch("UPDATE subscribers SET status = 'paused' WHERE id = 2")
+                .is_err()
+        );
+    }
+
     #[test]
     fn a_database_from_a_newer_herald_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -308,7 +464,10 @@ mod tests {
             .execute_batch(
                 "INSERT INTO digests VALUES ('weekly', 5, 'digest/weekly/5', '[]', 5, 0);
                  INSERT INTO digest_posts VALUES ('weekly', 'post', 5);
-                 INSERT INTO skipped VALUES ('old', 1, 5, 'late');",
+                 INSERT INTO skipped VALUES ('old', 1, 5, 'late');
+                 INSERT INTO returned_mail VALUES ('mid:r@x', 'soft', 'a@example.com', 'post', '4.2.2', 'full', 6);
+                 INSERT INTO soft_bounces VALUES ('a@example.com', 'post', 6);
+                 INSERT INTO imap_left VALUES ('INBOX', 1, 7);",
             )
             .unwrap();
         let count = |db: &Db, table: &str| -> i64 {

@@ -140,8 +140,8 @@ impl DeliveryStatus {
 }
 
 text_status! {
-    /// A subscriber's status, and a list membership's (a membership is never `Bounced`: a
-    /// bounce is the address's, and the schema refuses it there).
+    /// A subscriber's status, and a list membership's (a membership is never `Bounced` or
+    /// `Complained`: those are the address's, and the schema refuses them there).
     MemberStatus, "subscriber status" {
         /// Signed up through `serve`, not confirmed yet.
         Pending => "pending",
@@ -149,8 +149,14 @@ text_status! {
         Active => "active",
         /// Left; only a new confirmed sign-up brings the address back.
         Unsubscribed => "unsubscribed",
-        /// The server refused the address (550, 551, 553); as final as `Unsubscribed`.
+        /// The server refused the address (550, 551, 553), a returned mail said it does not
+        /// exist (a 5.x.x status), or it soft-bounced `soft_bounce_limit` times in a row; as
+        /// final as `Unsubscribed`.
         Bounced => "bounced",
+        /// The recipient reported a mail as spam (an ARF complaint): never mailed again; not
+        /// brought back by a CSV, an import or `subscribers add`, only by a new confirmed
+        /// sign-up.
+        Complained => "complained",
     }
 }
 

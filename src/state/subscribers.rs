@@ -1,10 +1,10 @@
 //! Subscribers and list membership.
 //!
-//! A subscriber has one status: `pending` (signed up, not confirmed), `active`, `unsubscribed`
-//! or `bounced`. Each membership has its own status too, so that unsubscribing from one list
-//! is remembered for that list. Only an active subscriber with an active membership gets mail.
-//! An unsubscribed or bounced address is never brought back by a CSV, an import or `add`:
-//! only by a new confirmed sign-up ([`Db::confirm`]).
+//! A subscriber has one status: `pending` (signed up, not confirmed), `active`, `unsubscribed`,
+//! `bounced` or `complained`. Each membership has its own status too, so that unsubscribing
+//! from one list is remembered for that list. Only an active subscriber with an active
+//! membership gets mail. An unsubscribed, bounced or complained address is never brought back
+//! by a CSV, an import or `add`: only by a new confirmed sign-up ([`Db::confirm`]).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -39,8 +39,8 @@ impl Source {
 pub enum Added {
     Added,
     AlreadyMember,
-    /// Not added: the address unsubscribed or bounced (which one: `Unsubscribed` also when
-    /// only this list's membership was).
+    /// Not added: the address unsubscribed, bounced or complained (which one: `Unsubscribed`
+    /// also when only this list's membership was).
     Suppressed(MemberStatus),
 }
 
@@ -49,7 +49,8 @@ pub enum Added {
 pub struct Member {
     pub email: String,
     pub name: String,
-    /// Printed and serialised as its word (`pending`, `active`, `unsubscribed`, `bounced`).
+    /// Printed and serialised as its word (`pending`, `active`, `unsubscribed`, `bounced`,
+    /// `complained`).
     pub status: MemberStatus,
     /// Lists with an active (or, for pending subscribers, pending) membership.
     pub lists: Vec<String>,
@@ -60,7 +61,7 @@ pub struct Member {
 pub struct Merged {
     pub added: usize,
     pub removed: usize,
-    /// Rows skipped because the address unsubscribed or bounced.
+    /// Rows skipped because the address unsubscribed, bounced or complained.
     pub suppressed: usize,
     /// The CSV was the same as last time: nothing was done.
     pub unchanged: bool,
@@ -119,7 +120,12 @@ impl Db {
     ) -> rusqlite::Result<Added> {
         let norm = normalize(email);
         let id = match self.subscriber(&norm)? {
-            Some((_, status @ (MemberStatus::Unsubscribed | MemberStatus::Bounced))) => {
+            Some((
+                _,
+                status @ (MemberStatus::Unsubscribed
+                | MemberStatus::Bounced
+                | MemberStatus::Complained),
+            )) => {
                 return Ok(Added::Suppressed(status));
             }
             Some((id, status)) => {
@@ -149,7 +155,7 @@ impl Db {
         match existing {
             Some(MemberStatus::Unsubscribed) => Ok(Added::Suppressed(MemberStatus::Unsubscribed)),
             Some(MemberStatus::Active) => Ok(Added::AlreadyMember),
-            Some(MemberStatus::Pending | MemberStatus::Bounced) => {
+            Some(MemberStatus::Pending | MemberStatus::Bounced | MemberStatus::Complained) => {
                 self.conn
                     .prepare_cached("UPDATE memberships SET status = 'active', updated_at = ?3 WHERE subscriber_id = ?1 AND list_id = ?2")?
                     .execute(params![id, list, now])?;
@@ -268,7 +274,8 @@ impl Db {
             )?;
             if left == 0 {
                 tx.execute(
-                    "UPDATE subscribers SET status = 'unsubscribed', updated_at = ?2 WHERE id = ?1 AND status != 'bounced'",
+                    "UPDATE subscribers SET status = 'unsubscribed', updated_at = ?2
+                     WHERE id = ?1 AND status NOT IN ('bounced', 'complained')",
                     params![id, now],
                 )?;
             }
@@ -278,11 +285,13 @@ impl Db {
         run().map_err(|e| self.err(e))
     }
 
-    /// A hard bounce: the address gets no more mail until it signs up and confirms again.
+    /// A hard bounce: the address gets no more mail until it signs up and confirms again (a
+    /// complaint stays a complaint).
     pub fn mark_bounced(&self, email: &str, reason: &str, now: i64) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE subscribers SET status = 'bounced', reason = ?2, updated_at = ?3 WHERE email_norm = ?1",
+                "UPDATE subscribers SET status = 'bounced', reason = ?2, updated_at = ?3
+                 WHERE email_norm = ?1 AND status != 'complained'",
                 params![normalize(email), reason, now],
             )
             .map_err(|e| self.err(e))?;
@@ -305,7 +314,8 @@ impl Db {
     }
 
     /// A confirmed sign-up: the address becomes active in `lists`, even if it had
-    /// unsubscribed or bounced before (this is the one way back). The confirmation link's
+    /// unsubscribed, bounced or complained before (this is the one way back: the person
+    /// asked for the mail again, from that mailbox). The confirmation link's
     /// `nonce` is spent in the same transaction: false, and nothing changed, when it was
     /// spent before; a confirmation that fails leaves the link usable.
     pub fn confirm(
