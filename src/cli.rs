@@ -84,6 +84,9 @@ pub enum Command {
         /// The token (the value of `token=` in the link).
         token: String,
     },
+    /// Read returned mail: bounces, complaints and auto-replies.
+    #[command(subcommand)]
+    Bounces(BouncesCommand),
     /// Run the web endpoint: sign-up, confirm, unsubscribe, and the feeds.
     Serve {
         /// Listen on this address instead of serve.listen.
@@ -135,6 +138,17 @@ pub enum SubscribersCommand {
     Export {
         #[arg(long, value_name = "ID")]
         list: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BouncesCommand {
+    /// Read the IMAP mailbox of newsletter.bounces.imap once (publish does it too).
+    Fetch,
+    /// Read returned mail from files: each PATH one message, an mbox or a Maildir.
+    Import {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
     },
 }
 

@@ -2,6 +2,7 @@
 //! every tag, and mails each newly due post once to the subscribers of the lists whose tags it
 //! carries. See ARCHITECTURE.md for the map of modules and the rules between them.
 
+pub mod bounces;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,6 +1,7 @@
 //! One module per subcommand. This is the only layer that prints: results on stdout, progress
 //! and log lines on stderr.
 
+mod bounces;
 mod build;
 mod check;
 mod init;
@@ -126,6 +127,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         },
         Command::Subscribers(cmd) => subscribers::run(&ctx, cmd),
         Command::Unsubscribe { token } => subscribers::unsubscribe(&ctx, &token),
+        Command::Bounces(cmd) => bounces::run(&ctx, cmd),
         Command::Serve { listen } => serve::run(&ctx, listen),
     }
 }

@@ -115,7 +115,7 @@ impl Progress for Printer<'_> {
             }
             Event::CsvProblem(p) => ui.warn(p.to_string()),
             Event::CsvMerged { path, merged: m } => ui.detail(format!(
-                "{}: {} added, {} removed, {} skipped (unsubscribed or bounced)",
+                "{}: {} added, {} removed, {} skipped (unsubscribed, bounced or complained)",
                 self.config.display(path).display(),
                 m.added,
                 m.removed,
@@ -152,6 +152,29 @@ impl Progress for Printer<'_> {
                     ));
                 }
             }
+            Event::Returned(r) => {
+                if r.processed() || r.again {
+                    ui.detail(format!("returned mail: {}", r.describe()));
+                } else {
+                    ui.log(format!("returned mail: {}", r.describe()));
+                }
+            }
+            Event::ReturnedFetched(f) => {
+                let line = format!(
+                    "returned mail: {}; {} processed, {} left in the mailbox",
+                    f.summary.line(),
+                    f.processed,
+                    f.left
+                );
+                if f.summary.read > 0 {
+                    ui.log(line);
+                } else {
+                    ui.detail(line);
+                }
+            }
+            Event::ReturnedFailed(e) => ui.warn(format!(
+                "returned mail not read: {e}; the run goes on, the next one tries again"
+            )),
             Event::Delivery(e) => {
                 let bar = self.bar();
                 bar.inc(1);

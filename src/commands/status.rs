@@ -1,10 +1,12 @@
 //! `herald status [--json]`: what is scheduled, what the last run did, what is still pending,
-//! deferred or failed, and how big each list is. Reads only.
+//! deferred or failed, how big each list is, and what came back (bounces and complaints per
+//! list, the complaint rate of the last 30 days, messages attributed to nobody). Reads only.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Ctx, print};
+use crate::bounces::plural;
 use crate::content;
 use crate::error::{ExitStatus, Result};
 use crate::newsletter::digests;
@@ -23,6 +25,33 @@ struct Status {
     skipped: Vec<Skipped>,
     digests: Vec<DigestView>,
     lists: Vec<ListSize>,
+    /// Returned mail: bounces, complaints and what could not be attributed.
+    bounces: Bounces,
+}
+
+/// Returned mail, as `herald bounces` and `publish` recorded it: each report once.
+#[derive(Serialize, Default)]
+struct Bounces {
+    hard: i64,
+    soft: i64,
+    complaints: i64,
+    /// Auto-replies, delay warnings and reports of no consequence.
+    ignored: i64,
+    /// Messages attributed to nobody: left alone, changed nothing.
+    unattributable: i64,
+    last_30_days: Window,
+}
+
+/// The last 30 days of returned mail, and of mail sent.
+#[derive(Serialize, Default)]
+struct Window {
+    /// Messages that went out.
+    sent: i64,
+    hard: i64,
+    soft: i64,
+    complaints: i64,
+    /// Complaints per message sent (`null` when nothing was sent).
+    complaint_rate: Option<f64>,
 }
 
 /// A digest list's next mail.
@@ -67,6 +96,10 @@ struct ListSize {
     id: String,
     name: String,
     active: i64,
+    /// Members whose address bounced.
+    bounced: i64,
+    /// Members who reported mail as spam.
+    complained: i64,
 }
 
 fn time(ts: i64) -> String {
@@ -89,6 +122,8 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
         .collect();
     let db_exists = config.state_dir.join(crate::state::Db::FILE).exists();
     let mut digest_views = Vec::new();
+    let mut bounces = Bounces::default();
+    let mut bounced_by_list = Default::default();
     let (last_run, deliveries, problems, sizes, skipped) = if db_exists {
         let db = Db::open(&config.state_dir)?;
         if let Some(n) = &config.newsletter {
@@ -115,6 +150,23 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
             cancelled: counts.get(DeliveryStatus::Cancelled),
         };
         let skipped = db.skipped()?;
+        let r = db.returned_summary((ctx.now - chrono::TimeDelta::days(30)).timestamp())?;
+        bounces = Bounces {
+            hard: r.hard,
+            soft: r.soft,
+            complaints: r.complaints,
+            ignored: r.ignored,
+            unattributable: r.unattributable,
+            last_30_days: Window {
+                sent: r.recent_sent,
+                hard: r.recent_hard,
+                soft: r.recent_soft,
+                complaints: r.recent_complaints,
+                complaint_rate: (r.recent_sent > 0)
+                    .then(|| r.recent_complaints as f64 / r.recent_sent as f64),
+            },
+        };
+        bounced_by_list = db.bounced_by_list()?;
         (
             db.last_run()?,
             d,
@@ -135,10 +187,15 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
         .newsletter
         .iter()
         .flat_map(|n| n.lists.iter())
-        .map(|l| ListSize {
-            id: l.id.clone(),
-            name: l.name.clone(),
-            active: sizes.get(&l.id).copied().unwrap_or(0),
+        .map(|l| {
+            let (bounced, complained) = bounced_by_list.get(&l.id).copied().unwrap_or((0, 0));
+            ListSize {
+                id: l.id.clone(),
+                name: l.name.clone(),
+                active: sizes.get(&l.id).copied().unwrap_or(0),
+                bounced,
+                complained,
+            }
         })
         .collect();
     let status = Status {
@@ -157,6 +214,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitStatus> {
         skipped,
         digests: digest_views,
         lists,
+        bounces,
     };
     if json {
         let text = serde_json::to_string_pretty(&status).unwrap_or_default();
@@ -228,9 +286,37 @@ fn human(status: &Status) -> String {
             line(format!("  {slug}"));
         }
     }
+    let b = &status.bounces;
+    line(format!(
+        "returned mail: {}, {}, {}, {} ignored, {} unattributable",
+        plural(b.hard, "hard bounce"),
+        plural(b.soft, "soft bounce"),
+        plural(b.complaints, "complaint"),
+        b.ignored,
+        b.unattributable
+    ));
+    let w = &b.last_30_days;
+    line(format!(
+        "  last 30 days: {} sent, {}, {}, {} (complaint rate {})",
+        w.sent,
+        plural(w.hard, "hard bounce"),
+        plural(w.soft, "soft bounce"),
+        plural(w.complaints, "complaint"),
+        match w.complaint_rate {
+            Some(rate) => format!("{:.3}%", rate * 100.0),
+            None => "n/a: nothing sent".into(),
+        }
+    ));
     line("lists:".to_string());
     for l in &status.lists {
-        line(format!("  {}  {} active  ({})", l.id, l.active, l.name));
+        let mut text = format!("  {}  {} active", l.id, l.active);
+        if l.bounced + l.complained > 0 {
+            text.push_str(&format!(
+                ", {} bounced, {} complained",
+                l.bounced, l.complained
+            ));
+        }
+        line(format!("{text}  ({})", l.name));
     }
     out
 }

@@ -81,6 +81,13 @@ pub enum Event<'a> {
     Digests(&'a [DigestCampaign]),
     /// One delivery was dealt with (reported from the delivery workers).
     Delivery(deliver::Event<'a>),
+    /// One message of the IMAP mailbox of returned mail was read (at the start of a
+    /// publish).
+    Returned(&'a crate::bounces::Read),
+    /// The IMAP mailbox of returned mail was read: what it held and what was done with it.
+    ReturnedFetched(&'a crate::bounces::imap::Fetched),
+    /// The IMAP mailbox of returned mail could not be read; the run went on.
+    ReturnedFailed(&'a crate::error::Error),
 }
 
 /// Where an operation reports its [`Event`]s. Shared by worker threads.

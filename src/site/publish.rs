@@ -186,6 +186,8 @@ impl Site<'_> {
         let db = Db::open(&config.state_dir)?;
         let now = self.now.timestamp();
         let run_id = db.start_run(now)?;
+        // Returned mail first, so that no address it bounced is planned for a new post.
+        self.read_returned_mail(n, &db, progress)?;
         self.merge_csvs(n, &db, progress)?;
         if let Some((content, _)) = &loaded {
             let (campaigns, late) = self.plan_campaigns(n, content, &db, send_late)?;
@@ -455,6 +457,25 @@ impl Site<'_> {
             eml,
             html: html_path,
         })
+    }
+
+    /// Reads the IMAP mailbox of returned mail, when there is one. A mailbox that cannot be
+    /// reached (or a message that stops the reading) is a warning: the run goes on, and the
+    /// next one reads what this one did not. Only the state failing is an error.
+    fn read_returned_mail(&self, n: &Newsletter, db: &Db, progress: &dyn Progress) -> Result<()> {
+        let Some(imap) = &n.imap else {
+            return Ok(());
+        };
+        let reader = crate::bounces::Reader::new(self.config, n, db, self.now.timestamp())?;
+        let fetched = crate::bounces::imap::fetch(imap, &reader, db, &mut |r| {
+            progress.event(Event::Returned(r))
+        });
+        match fetched {
+            Ok(f) => progress.event(Event::ReturnedFetched(&f)),
+            Err(e @ Error::State { .. }) => return Err(e),
+            Err(e) => progress.event(Event::ReturnedFailed(&e)),
+        }
+        Ok(())
     }
 
     /// Merges each list's CSV. Invalid rows are reported and skipped; the run goes on. A CSV
