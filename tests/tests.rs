@@ -8,6 +8,7 @@
 mod support;
 
 // Topic modules: add new ones here (newsletter, serve, ...), one file per topic in tests/.
+mod bounces;
 mod cli;
 mod digests;
 mod faults;

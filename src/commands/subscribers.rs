@@ -41,8 +41,12 @@ pub fn run(ctx: &Ctx, cmd: SubscribersCommand) -> Result<ExitStatus> {
                 Added::Added => ctx.ui.out(format!("added {address} to {list}"))?,
                 Added::AlreadyMember => ctx.ui.out(format!("{address} is already in {list}"))?,
                 Added::Suppressed(status) => {
+                    let what = match status {
+                        MemberStatus::Complained => "reported this site's mail as spam".into(),
+                        status => format!("is {status}"),
+                    };
                     return Err(Error::msg(format!(
-                        "{address} is {status}: only a new confirmed sign-up can bring it back"
+                        "{address} {what}: only a new confirmed sign-up can bring it back"
                     )));
                 }
             }

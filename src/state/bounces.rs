@@ -219,9 +219,11 @@ impl Db {
 
     fn campaign_keys_raw(&self) -> rusqlite::Result<Vec<String>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT post_slug, planned_at FROM campaigns
-             UNION ALL SELECT campaign, planned_at FROM digests WHERE recipients > 0
-             ORDER BY 2 DESC, 1 DESC",
+            // Campaigns fixed in one run come in the order they were fixed (oldest post
+            // first): the later rowid is the newer one.
+            "SELECT post_slug, planned_at, rowid FROM campaigns
+             UNION ALL SELECT campaign, planned_at, slot FROM digests WHERE recipients > 0
+             ORDER BY 2 DESC, 3 DESC",
         )?;
         st.query_map([], |r| r.get(0))?.collect()
     }
