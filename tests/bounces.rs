@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::support::Site;
 use crate::support::site::fixtures_dir;
+use crate::support::smtp::SmtpServer;
 
 /// The fixtures' placeholders, replaced by what herald really sent.
 const FIXTURE_VERP: &str = "bounces+verptokenverptokenverptokenverptoken@notes.example.com";
@@ -147,6 +148,38 @@ fn each_delivery_has_its_own_verp_sender_recorded_in_the_outbox() {
     plain.run(&["publish"]).success();
     let mail = plain.read("outbox/creme-brulee/ann@example.com.eml");
     assert!(!mail.contains("Return-Path"), "{mail}");
+}
+
+#[test]
+fn over_smtp_each_message_leaves_from_its_verp_address() {
+    let server = SmtpServer::start();
+    let site = server.site("newsletter", 2, 2);
+    let config = site.read("config/herald.yaml").replace(
+        "  transport: smtp\n",
+        "  transport: smtp\n  return_path: bounces@notes.example.com\n",
+    );
+    site.write("config/herald.yaml", config);
+    site.run(&["publish"]).success();
+    let messages = server.messages();
+    assert_eq!(messages.len(), 11);
+    let mut senders = std::collections::BTreeSet::new();
+    for m in &messages {
+        let token = m
+            .from
+            .strip_prefix("bounces+")
+            .and_then(|f| f.strip_suffix("@notes.example.com"))
+            .unwrap_or_else(|| panic!("MAIL FROM {}", m.from));
+        assert_eq!(token.len(), 36, "{}", m.from);
+        assert!(senders.insert(m.from.clone()), "{} twice", m.from);
+        // The headers are as without VERP: From is `from`, and no Return-Path (the
+        // receiving MTA adds that).
+        let head = crate::support::mail::head(&m.data);
+        assert!(
+            head.contains("From: \"Field Notes\" <letters@notes.example.com>"),
+            "{head}"
+        );
+        assert!(!head.contains("Return-Path"), "{head}");
+    }
 }
 
 #[test]
