@@ -522,7 +522,11 @@ impl<'a> Mailer<'a> {
         secret: &[u8; 32],
         key: &str,
     ) -> Envelope {
-        let token = super::verp::token(secret, key, &self.key);
+        // Made only where it is used: the HMAC costs a little on every message.
+        let token = match self.sender.return_path {
+            Some(_) => super::verp::token(secret, key, &self.key),
+            None => None,
+        };
         self.sender.delivery_envelope(r.email, token.as_deref())
     }
 
