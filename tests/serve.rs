@@ -12,9 +12,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use herald::state::subscribers::{Member, Source};
-use herald::state::tokens::{self, Confirm};
+use herald::state::tokens;
 use herald::state::{Db, MemberStatus};
+use hmac::Mac;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 
@@ -182,6 +185,45 @@ fn confirm_link(site: &Site, email: &str) -> String {
         .next()
         .unwrap_or("")
         .to_string()
+}
+
+/// A token as herald signs one, made by hand: base64url of the JSON `payload`, `.`, base64url
+/// of its HMAC-SHA256 under the site's `secret`.
+fn signed(secret: &[u8; 32], payload: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key");
+    mac.update(payload.as_bytes());
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(payload),
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+fn json(s: &str) -> String {
+    serde_json::to_string(s).expect("a JSON string")
+}
+
+fn json_lists(lists: &[&str]) -> String {
+    serde_json::to_string(lists).expect("a JSON array")
+}
+
+/// A confirmation token of the older form, which carried the whole sign-up (links mailed
+/// before sign-ups waited in the database).
+fn old_confirm_token(
+    secret: &[u8; 32],
+    email: &str,
+    name: &str,
+    lists: &[&str],
+    expires: i64,
+) -> String {
+    let payload = format!(
+        r#"{{"t":"c","email":{},"name":{},"lists":{},"expires":{expires},"nonce":{}}}"#,
+        json(email),
+        json(name),
+        json_lists(lists),
+        json(&tokens::nonce()),
+    );
+    signed(secret, &payload)
 }
 
 fn token_of(link: &str) -> String {
@@ -458,15 +500,12 @@ fn expired_forged_and_foreign_tokens_get_a_clear_400() {
     let server = Server::start(&site);
     let c = client();
     let key = secret(&site);
-    let confirm = |expires: i64| Confirm {
-        email: "late@example.com".into(),
-        name: String::new(),
-        lists: vec!["all".into()],
-        expires,
-        nonce: tokens::nonce(),
+    // Links of the older form, which carried the sign-up: a database holds none of them.
+    let confirm = |secret: &[u8; 32], expires: i64| {
+        old_confirm_token(secret, "late@example.com", "", &["all"], expires)
     };
 
-    let expired = tokens::sign_confirm(&key, &confirm(now_secs() - 60));
+    let expired = confirm(&key, now_secs() - 60);
     let (status, page) = text(
         c.get(server.url(&format!("confirm?token={expired}")))
             .send()
@@ -478,8 +517,16 @@ fn expired_forged_and_foreign_tokens_get_a_clear_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("This link has expired"), "{page}");
 
-    let good = tokens::sign_confirm(&key, &confirm(now_secs() + 3600));
-    let forged = tokens::sign_confirm(&[7; 32], &confirm(now_secs() + 3600));
+    // The current form expires as well.
+    let stored_expired = tokens::sign_confirm(&key, &tokens::nonce(), now_secs() - 60);
+    let (status, page) = post_confirm(&c, &server, &stored_expired);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("This link has expired"), "{page}");
+
+    let good = confirm(&key, now_secs() + 3600);
+    let forged = confirm(&[7; 32], now_secs() + 3600);
+    // Genuine, but naming no sign-up the database holds.
+    let unknown = tokens::sign_confirm(&key, "no-such-nonce", now_secs() + 3600);
     let (body, tag) = good.split_once('.').unwrap();
     let altered = format!(
         "{body}.{}{}",
@@ -490,6 +537,7 @@ fn expired_forged_and_foreign_tokens_get_a_clear_400() {
     for bad in [
         forged.as_str(),
         altered.as_str(),
+        unknown.as_str(),
         unsubscribe.as_str(),
         "garbage",
         "",

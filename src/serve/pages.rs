@@ -18,7 +18,7 @@ use super::Inner;
 use crate::config::{List, Newsletter, one_line};
 use crate::error::{Error, Result, join_names};
 use crate::newsletter::render::{Sender, SiteData, alternative, inline_css, mailbox};
-use crate::state::tokens::Confirm;
+use crate::state::subscribers::SignUp;
 use crate::transport::Envelope;
 
 /// The name of the hidden field only bots fill in.
@@ -272,7 +272,7 @@ pub fn sent(email: &str, ttl_hours: u64) -> Page {
     }
 }
 
-pub fn confirm(site: &SiteData, c: &Confirm, lists: &[&List], token: &str) -> Page {
+pub fn confirm(site: &SiteData, c: &SignUp, lists: &[&List], token: &str) -> Page {
     Page {
         kind: "confirm",
         tone: "info",
@@ -292,7 +292,7 @@ pub fn confirm(site: &SiteData, c: &Confirm, lists: &[&List], token: &str) -> Pa
     }
 }
 
-pub fn confirmed(site: &SiteData, c: &Confirm, lists: &[&List]) -> Page {
+pub fn confirmed(site: &SiteData, c: &SignUp, lists: &[&List]) -> Page {
     let names: Vec<&str> = lists.iter().map(|l| l.name.as_str()).collect();
     Page {
         kind: "confirmed",
@@ -419,7 +419,7 @@ struct ConfirmMail<'a> {
 pub fn confirmation_mail(
     inner: &Inner,
     n: &Newsletter,
-    c: &Confirm,
+    c: &SignUp,
     lists: &[&List],
     url: &str,
     now: DateTime<Utc>,

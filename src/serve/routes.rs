@@ -29,7 +29,8 @@ use super::{BODY_LIMIT, Inner, State, files};
 use crate::config::{FeedFormat, List, Newsletter, OPML_FILE, one_line};
 use crate::error::Error;
 use crate::state::Db;
-use crate::state::tokens::{self, Confirm};
+use crate::state::subscribers::SignUp;
+use crate::state::tokens::{self, ConfirmLink};
 use crate::transport::Failure;
 
 /// Names longer than this are cut (a name is for "Hi Ann", not for an essay).
@@ -370,20 +371,20 @@ async fn subscribe(Axum(state): Axum<State>, req: Request) -> Answer {
         return Ok(state.page(StatusCode::BAD_REQUEST, &page));
     }
 
-    {
-        let (email, name, now_s) = (email.clone(), name.clone(), now.timestamp());
-        state.db(move |db| db.sign_up(&email, &name, now_s)).await?;
-    }
-
-    let confirm = Confirm {
+    // The sign-up waits in the database; the link carries only its nonce and expiry.
+    let confirm = SignUp {
         email: email.clone(),
         name: name.clone(),
         lists: chosen.clone(),
+        nonce: tokens::nonce(),
         // Capped at a century so that no config value can overflow the date.
         expires: (now + TimeDelta::hours(ttl.min(24 * 365 * 100) as i64)).timestamp(),
-        nonce: tokens::nonce(),
     };
-    let token = tokens::sign_confirm(&state.inner.secret, &confirm);
+    {
+        let (confirm, now_s) = (confirm.clone(), now.timestamp());
+        state.db(move |db| db.sign_up(&confirm, now_s)).await?;
+    }
+    let token = tokens::sign_confirm(&state.inner.secret, &confirm.nonce, confirm.expires);
     let mut url = state
         .inner
         .config
@@ -490,25 +491,53 @@ fn bad_link(state: &State, why: BadLink) -> Response {
     state.page(StatusCode::BAD_REQUEST, &page)
 }
 
-/// The confirmation a token carries and its lists still in the config, if it is genuine, not
-/// expired, and names at least one of them.
-fn check_confirm<'n>(
+/// The sign-up a confirmation token names (stored under its nonce, or carried by a link of the
+/// older form) and its lists still in the config, if the token is genuine, not expired, not
+/// used, and names at least one of them.
+async fn check_confirm<'n>(
     state: &State,
     n: &'n Newsletter,
     token: Option<&str>,
-) -> Result<(Confirm, Vec<&'n List>), BadLink> {
-    let token = token
-        .filter(|t| !t.trim().is_empty())
-        .ok_or(BadLink::Missing)?;
-    let c = tokens::verify_confirm(&state.inner.secret, token).ok_or(BadLink::Forged)?;
-    if state.now().timestamp() > c.expires {
-        return Err(BadLink::Expired);
+) -> Result<Result<(SignUp, Vec<&'n List>), BadLink>, AppError> {
+    let Some(token) = token.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Err(BadLink::Missing));
+    };
+    let Some(link) = tokens::verify_confirm(&state.inner.secret, token) else {
+        return Ok(Err(BadLink::Forged));
+    };
+    if state.now().timestamp() > link.expires() {
+        return Ok(Err(BadLink::Expired));
     }
-    let lists = pages::known_lists(n, &c.lists);
+    let signup = match link {
+        ConfirmLink::Carried(c) => SignUp {
+            email: c.email,
+            name: c.name,
+            lists: c.lists,
+            nonce: c.nonce,
+            expires: c.expires,
+        },
+        ConfirmLink::Stored { nonce, .. } => {
+            let found = state
+                .db(move |db| {
+                    Ok(match db.pending_sign_up(&nonce)? {
+                        Some(s) => Ok(s),
+                        None if db.nonce_used(&nonce)? => Err(BadLink::Used),
+                        // Genuine, but its sign-up is gone (a database restored from before it).
+                        None => Err(BadLink::Forged),
+                    })
+                })
+                .await?;
+            match found {
+                Ok(s) => s,
+                Err(why) => return Ok(Err(why)),
+            }
+        }
+    };
+    let lists = pages::known_lists(n, &signup.lists);
     if lists.is_empty() {
-        return Err(BadLink::Forged);
+        return Ok(Err(BadLink::Forged));
     }
-    Ok((c, lists))
+    Ok(Ok((signup, lists)))
 }
 
 /// The unsubscription a token carries, if it is there and genuine: the address (its key
@@ -533,7 +562,7 @@ async fn confirm_page(Axum(state): Axum<State>, req: Request) -> Answer {
     let n = state.newsletter()?;
     let query = Fields::query(req.uri());
     let token = query.get("token");
-    let (c, lists) = match check_confirm(&state, n, token) {
+    let (c, lists) = match check_confirm(&state, n, token).await? {
         Ok(found) => found,
         Err(why) => return Ok(bad_link(&state, why)),
     };
@@ -550,7 +579,8 @@ async fn confirm(Axum(state): Axum<State>, req: Request) -> Answer {
         Ok(f) => f,
         Err(r) => return Ok(r),
     };
-    let (c, lists) = match check_confirm(&state, n, fields.get("token").or(query.get("token"))) {
+    let token = fields.get("token").or(query.get("token"));
+    let (c, lists) = match check_confirm(&state, n, token).await? {
         Ok(found) => found,
         Err(why) => return Ok(bad_link(&state, why)),
     };
@@ -1071,5 +1101,110 @@ mod tests {
             call(&app, "GET", "/rss.xml", "").await.0,
             StatusCode::NOT_FOUND
         );
+    }
+
+    // Confirmation links.
+
+    impl Fixture {
+        fn secret(&self) -> [u8; 32] {
+            crate::state::secret::load_or_create(&self.config.state_dir).unwrap()
+        }
+
+        /// A confirmation token of the older form, which carried the sign-up: `payload` signed
+        /// by hand, as mail sent before sign-ups were stored carries it.
+        fn old_confirm_token(&self, payload: serde_json::Value) -> String {
+            use base64::Engine;
+            use hmac::Mac;
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let json = serde_json::to_vec(&payload).unwrap();
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret()).unwrap();
+            mac.update(&json);
+            format!(
+                "{}.{}",
+                b64.encode(&json),
+                b64.encode(mac.finalize().into_bytes())
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn the_confirmation_link_names_nobody_and_old_links_still_work() {
+        use base64::Engine;
+        let f = fixture();
+        let app = f.app_at(T0);
+        let body = "email=ann%40example.com&name=Ann+Lee&list=seo";
+        assert_eq!(
+            call(&app, "POST", "/subscribe", body).await.0,
+            StatusCode::OK
+        );
+        let token = token_in(&f.sent.lock().unwrap()[0].2);
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split_once('.').unwrap().0)
+            .unwrap();
+        let payload = String::from_utf8(payload).unwrap();
+        assert!(
+            !payload.contains("ann") && !payload.contains("Lee") && !payload.contains("seo"),
+            "{payload}"
+        );
+        // The page finds the sign-up in the database.
+        let (status, page) = call(&app, "GET", &format!("/confirm?token={token}"), "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("ann@example.com") && page.contains("<li>SEO</li>"),
+            "{page}"
+        );
+
+        // A link of the older form, mailed before sign-ups were stored, works once...
+        let legacy = f.old_confirm_token(serde_json::json!({
+            "t": "c", "email": "old@example.com", "name": "Old", "lists": ["all"],
+            "expires": T0 + 60, "nonce": "n-old",
+        }));
+        let (status, page) = call(&app, "POST", "/confirm", &format!("token={legacy}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let old = f.db().members(None, Some(MemberStatus::Active)).unwrap();
+        assert_eq!(
+            (
+                old[0].email.as_str(),
+                old[0].name.as_str(),
+                old[0].lists.clone()
+            ),
+            ("old@example.com", "Old", vec!["all".to_string()])
+        );
+        assert_eq!(
+            call(&app, "POST", "/confirm", &format!("token={legacy}"))
+                .await
+                .0,
+            StatusCode::BAD_REQUEST,
+            "once"
+        );
+        // ...until it expires.
+        let expired = f.old_confirm_token(serde_json::json!({
+            "t": "c", "email": "late@example.com", "name": "", "lists": ["all"],
+            "expires": T0 + 60, "nonce": "n-late",
+        }));
+        let later = f.app_at(T0 + 61);
+        let (status, page) = call(&later, "POST", "/confirm", &format!("token={expired}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("expired"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_used_link_of_the_stored_form_says_so_on_sight() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        let body = "email=ann%40example.com&list=all";
+        assert_eq!(
+            call(&app, "POST", "/subscribe", body).await.0,
+            StatusCode::OK
+        );
+        let token = token_in(&f.sent.lock().unwrap()[0].2);
+        let confirm = format!("token={token}");
+        assert_eq!(
+            call(&app, "POST", "/confirm", &confirm).await.0,
+            StatusCode::OK
+        );
+        let (status, page) = call(&app, "GET", &format!("/confirm?token={token}"), "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("already used"), "{page}");
     }
 }

@@ -5,6 +5,9 @@
 //! is remembered for that list. Only an active subscriber with an active membership gets mail.
 //! An unsubscribed or bounced address is never brought back by a CSV, an import or `add`:
 //! only by a new confirmed sign-up ([`Db::confirm`]).
+//!
+//! A sign-up waits for its confirmation in `signups`, under the nonce of the link mailed for
+//! it ([`Db::sign_up`]): the link itself names nobody.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -53,6 +56,19 @@ pub struct Member {
     pub status: MemberStatus,
     /// Lists with an active (or, for pending subscribers, pending) membership.
     pub lists: Vec<String>,
+}
+
+/// A sign-up waiting for its confirmation: what the person asked for, stored under the nonce
+/// of the link mailed to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUp {
+    pub email: String,
+    pub name: String,
+    /// List ids, in the order chosen.
+    pub lists: Vec<String>,
+    pub nonce: String,
+    /// Unix seconds after which its link is refused; the row is dropped by a later sign-up.
+    pub expires: i64,
 }
 
 /// What merging a list's CSV did.
@@ -289,25 +305,73 @@ impl Db {
         Ok(())
     }
 
-    /// A sign-up through `serve`, before confirmation. A new address becomes `pending`; a
-    /// known one keeps its status until it confirms (no change an outsider could observe).
-    pub fn sign_up(&self, email: &str, name: &str, now: i64) -> Result<()> {
+    /// A sign-up through `serve`, before confirmation, stored under its link's nonce. A new
+    /// address becomes `pending`; a known one keeps its status, name and lists until it
+    /// confirms (no change an outsider could observe). Sign-ups whose links expired are
+    /// dropped on the way.
+    pub fn sign_up(&self, s: &SignUp, now: i64) -> Result<()> {
         let run = || -> rusqlite::Result<()> {
             // Write-locked before the read: two sign-ups of one new address cannot both
             // find it absent.
             let tx = self.write_transaction()?;
-            if self.subscriber(&normalize(email))?.is_none() {
-                self.create(email, name, MemberStatus::Pending, now)?;
-            }
+            tx.execute("DELETE FROM signups WHERE expires_at < ?1", [now])?;
+            let id = match self.subscriber(&normalize(&s.email))? {
+                Some((id, _)) => id,
+                None => self.create(&s.email, &s.name, MemberStatus::Pending, now)?,
+            };
+            let lists = serde_json::to_string(&s.lists).unwrap_or_else(|_| "[]".into());
+            tx.execute(
+                "INSERT INTO signups (nonce, subscriber_id, name, lists, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![s.nonce, id, s.name, lists, s.expires, now],
+            )?;
             tx.commit()
         };
         run().map_err(|e| self.err(e))
     }
 
+    /// The sign-up stored under `nonce`, if it waits for its confirmation still.
+    pub fn pending_sign_up(&self, nonce: &str) -> Result<Option<SignUp>> {
+        let run = || -> rusqlite::Result<Option<SignUp>> {
+            self.conn
+                .prepare_cached(
+                    "SELECT s.email, g.name, g.lists, g.expires_at FROM signups g
+                     JOIN subscribers s ON s.id = g.subscriber_id WHERE g.nonce = ?1",
+                )?
+                .query_row([nonce], |r| {
+                    let lists: String = r.get(2)?;
+                    let lists = serde_json::from_str(&lists).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?;
+                    Ok(SignUp {
+                        email: r.get(0)?,
+                        name: r.get(1)?,
+                        lists,
+                        nonce: nonce.to_string(),
+                        expires: r.get(3)?,
+                    })
+                })
+                .optional()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Whether the confirmation link with `nonce` was used.
+    pub fn nonce_used(&self, nonce: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM used_tokens WHERE nonce = ?1")
+            .and_then(|mut st| st.exists([nonce]))
+            .map_err(|e| self.err(e))
+    }
+
     /// A confirmed sign-up: the address becomes active in `lists`, even if it had
-    /// unsubscribed or bounced before (this is the one way back). The confirmation link's
-    /// `nonce` is spent in the same transaction: false, and nothing changed, when it was
-    /// spent before; a confirmation that fails leaves the link usable.
+    /// unsubscribed or bounced before. The confirmation link's `nonce` is spent, and its
+    /// stored sign-up dropped, in the same transaction: false, and nothing changed, when it
+    /// was spent before; a confirmation that fails leaves the link usable.
     pub fn confirm(
         &self,
         nonce: &str,
@@ -325,6 +389,7 @@ impl Db {
             if !fresh {
                 return Ok(false);
             }
+            tx.execute("DELETE FROM signups WHERE nonce = ?1", [nonce])?;
             let id = match self.subscriber(&normalize(email))? {
                 Some((id, _)) => {
                     tx.execute(
@@ -612,11 +677,12 @@ mod tests {
             let barrier = std::sync::Barrier::new(2);
             std::thread::scope(|s| {
                 let runs: Vec<_> = (0..2)
-                    .map(|_| {
-                        s.spawn(|| {
+                    .map(|t| {
+                        let (dir, barrier, email) = (&dir, &barrier, &email);
+                        s.spawn(move || {
                             let db = Db::open(dir.path()).unwrap();
                             barrier.wait();
-                            db.sign_up(&email, "", 1)
+                            db.sign_up(&sign_up(email, &format!("{email}-{t}"), &[]), 1)
                         })
                     })
                     .collect();
@@ -625,6 +691,80 @@ mod tests {
                 }
             });
         }
+    }
+
+    fn sign_up(email: &str, nonce: &str, lists: &[&str]) -> SignUp {
+        SignUp {
+            email: email.into(),
+            name: "Eve".into(),
+            lists: lists.iter().map(|l| l.to_string()).collect(),
+            nonce: nonce.into(),
+            expires: 100,
+        }
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_sign_up_waits_under_its_nonce_and_leaves_a_known_address_as_it_was() {
+        let (_d, db) = db();
+        db.add_member("ann@example.com", "Ann", "all", Source::Cli, 1)
+            .unwrap();
+        let before = db.members(None, None).unwrap();
+        db.sign_up(&sign_up("Ann@Example.com", "n1", &["seo", "all"]), 2)
+            .unwrap();
+        assert_eq!(db.members(None, None).unwrap(), before, "nothing changed");
+        let waiting = db.pending_sign_up("n1").unwrap().unwrap();
+        assert_eq!(
+            (
+                waiting.email.as_str(),
+                waiting.name.as_str(),
+                waiting.lists.clone()
+            ),
+            ("ann@example.com", "Eve", ids(&["seo", "all"]))
+        );
+        assert!(!db.nonce_used("n1").unwrap());
+        // A new address waits as `pending`, with no list yet.
+        db.sign_up(&sign_up("new@example.com", "n2", &["all"]), 2)
+            .unwrap();
+        let new = db.members(None, Some(MemberStatus::Pending)).unwrap();
+        assert_eq!(
+            (new[0].email.as_str(), new[0].lists.len()),
+            ("new@example.com", 0)
+        );
+
+        assert!(
+            db.confirm("n1", "ann@example.com", "Eve", &waiting.lists, 3)
+                .unwrap()
+        );
+        assert_eq!(db.pending_sign_up("n1").unwrap(), None, "spent");
+        assert!(db.nonce_used("n1").unwrap());
+        assert!(!db.nonce_used("n2").unwrap());
+        let ann = &db.members(None, Some(MemberStatus::Active)).unwrap()[0];
+        assert_eq!(
+            (ann.name.as_str(), ann.lists.clone()),
+            ("Eve", ids(&["all", "seo"]))
+        );
+    }
+
+    #[test]
+    fn expired_sign_ups_are_dropped_by_the_next_one() {
+        let (_d, db) = db();
+        db.sign_up(&sign_up("a@example.com", "old", &["all"]), 1)
+            .unwrap();
+        db.sign_up(&sign_up("b@example.com", "edge", &["all"]), 1)
+            .unwrap();
+        // At the second its link expires, a sign-up is kept; one second later, dropped.
+        db.sign_up(&sign_up("c@example.com", "new", &["all"]), 100)
+            .unwrap();
+        assert!(db.pending_sign_up("old").unwrap().is_some());
+        db.sign_up(&sign_up("d@example.com", "newer", &["all"]), 101)
+            .unwrap();
+        assert_eq!(db.pending_sign_up("old").unwrap(), None);
+        assert_eq!(db.pending_sign_up("edge").unwrap(), None);
+        assert!(db.pending_sign_up("newer").unwrap().is_some());
     }
 
     #[test]
