@@ -29,7 +29,7 @@ use super::{BODY_LIMIT, Inner, State, files};
 use crate::config::{FeedFormat, List, Newsletter, OPML_FILE, one_line};
 use crate::error::Error;
 use crate::state::Db;
-use crate::state::subscribers::SignUp;
+use crate::state::subscribers::{Profile, SignUp};
 use crate::state::tokens::{self, ConfirmLink};
 use crate::transport::Failure;
 
@@ -45,6 +45,7 @@ pub fn router(state: State) -> Router {
         .route("/subscribe", get(subscribe_form).post(subscribe))
         .route("/confirm", get(confirm_page).post(confirm))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
+        .route("/preferences", get(preferences_page).post(preferences))
         .fallback(files_or_index)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), finish))
@@ -612,13 +613,17 @@ fn unsubscribe_views(state: &State, lists: &[String]) -> Vec<ListView> {
         .unwrap_or(&[]);
     lists
         .iter()
-        .map(|id| ListView {
-            id: id.clone(),
-            name: known
-                .iter()
-                .find(|l| &l.id == id)
-                .map(|l| l.name.clone())
-                .unwrap_or_else(|| id.clone()),
+        .map(|id| match known.iter().find(|l| &l.id == id) {
+            Some(l) => ListView {
+                id: id.clone(),
+                name: l.name.clone(),
+                schedule: pages::schedule(l),
+            },
+            None => ListView {
+                id: id.clone(),
+                name: id.clone(),
+                schedule: String::new(),
+            },
         })
         .collect()
 }
@@ -676,6 +681,92 @@ async fn unsubscribe(Axum(state): Axum<State>, req: Request) -> Answer {
         StatusCode::OK,
         &pages::unsubscribed(&state.inner.site, &email, &views),
     ))
+}
+
+/// The subscriber a preferences token names, if it is there, genuine, and names one: their key
+/// and profile.
+async fn check_preferences(
+    state: &State,
+    token: Option<&str>,
+) -> Result<Result<(String, Profile), BadLink>, AppError> {
+    let Some(token) = token.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Err(BadLink::Missing));
+    };
+    let Some(key) = tokens::verify_preferences(&state.inner.secret, token) else {
+        return Ok(Err(BadLink::Forged));
+    };
+    let found = {
+        let key = key.clone();
+        state.db(move |db| db.profile(&key)).await?
+    };
+    // A genuine link whose subscriber is gone says what a forged one says.
+    Ok(found.map(|p| (key, p)).ok_or(BadLink::Forged))
+}
+
+/// `GET /preferences?token=…`: the person's name and every list, ticked where they get it.
+/// Changes nothing.
+async fn preferences_page(Axum(state): Axum<State>, req: Request) -> Answer {
+    let n = state.newsletter()?;
+    let query = Fields::query(req.uri());
+    let token = query.get("token");
+    let (_, profile) = match check_preferences(&state, token).await? {
+        Ok(found) => found,
+        Err(why) => return Ok(bad_link(&state, why)),
+    };
+    let page = pages::preferences(&state.inner.site, n, &profile, token.unwrap_or(""), None);
+    Ok(state.page(StatusCode::OK, &page))
+}
+
+/// `POST /preferences`: saves the form (name, and exactly the ticked lists), or, from the
+/// "Leave everything" button (`action=leave`), unsubscribes from everything as the unsubscribe
+/// link does. The token in the form is the proof: a page elsewhere cannot make one.
+async fn preferences(Axum(state): Axum<State>, req: Request) -> Answer {
+    let n = state.newsletter()?;
+    let (fields, query) = match form(req).await {
+        Ok(f) => f,
+        Err(r) => return Ok(r),
+    };
+    let token = fields.get("token").or(query.get("token"));
+    let (key, profile) = match check_preferences(&state, token).await? {
+        Ok(found) => found,
+        Err(why) => return Ok(bad_link(&state, why)),
+    };
+    let now = state.now().timestamp();
+    let (saved, kind) = if fields.get("action") == Some("leave") {
+        let email = profile.email.clone();
+        let saved = state
+            .db(move |db| {
+                db.unsubscribe(&email, None, now)?;
+                db.profile(&key)
+            })
+            .await?;
+        (saved, pages::Saved::LeftAll)
+    } else {
+        // A form without the field (not ours) keeps the name.
+        let name: String = match fields.get("name") {
+            Some(name) => one_line(name).chars().take(NAME_MAX).collect(),
+            None => profile.name.clone(),
+        };
+        let lists: Vec<String> = pages::known_lists(n, &fields.all("list"))
+            .iter()
+            .map(|l| l.id.clone())
+            .collect();
+        let saved = state
+            .db(move |db| db.set_preferences(&key, &name, &lists, now))
+            .await?;
+        (saved, pages::Saved::Choices)
+    };
+    let Some(profile) = saved else {
+        return Ok(bad_link(&state, BadLink::Forged));
+    };
+    let page = pages::preferences(
+        &state.inner.site,
+        n,
+        &profile,
+        token.unwrap_or(""),
+        Some(kind),
+    );
+    Ok(state.page(StatusCode::OK, &page))
 }
 
 /// Any other `GET`/`HEAD`: a file of `output_dir`; `/` without an `index.html` lists the feeds.
@@ -768,11 +859,20 @@ mod tests {
     const T0: i64 = 1_750_000_000;
 
     fn fixture() -> Fixture {
+        fixture_with("")
+    }
+
+    /// The test site, with `newsletter` lines (two spaces in) added.
+    fn fixture_with(newsletter: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let text = "site:\n  title: Test <Site>\n  base_url: https://example.com/\n\
-                    newsletter:\n  start: 2025-01-01\n  from: { name: Test, email: news@example.com }\n  lists:\n\
-                    \x20   - { id: all, name: Everything, tags: [\"*\"] }\n    - { id: seo, name: SEO, tags: [seo] }\n\
-                    serve:\n  subscribe_per_hour: 3\n";
+        let text = format!(
+            "site:\n  title: Test <Site>\n  base_url: https://example.com/\n\
+             newsletter:\n  start: 2025-01-01\n  from: {{ name: Test, email: news@example.com }}\n{newsletter}  lists:\n\
+             \x20   - {{ id: all, name: Everything, tags: [\"*\"] }}\n    - {{ id: seo, name: SEO, tags: [seo] }}\n\
+             \x20   - {{ id: weekly, name: The week, tags: [\"*\"], digest: {{ every: week, weekday: mon }} }}\n\
+             serve:\n  subscribe_per_hour: 3\n"
+        );
+        let text = text.as_str();
         let config =
             Config::parse(dir.path(), &dir.path().join("config/herald.yaml"), text).unwrap();
         Fixture {
@@ -1206,5 +1306,230 @@ mod tests {
         let (status, page) = call(&app, "GET", &format!("/confirm?token={token}"), "").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(page.contains("already used"), "{page}");
+    }
+
+    // Preferences.
+
+    fn form_body(token: &str, rest: &str) -> String {
+        let token: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+        format!("token={token}&{rest}")
+    }
+
+    impl Fixture {
+        /// The preferences token of `email`'s subscriber, as a mail carries it.
+        fn prefs_token(&self, email: &str) -> String {
+            let key = self.db().key_of(email).unwrap().unwrap();
+            tokens::sign_preferences(&self.secret(), &key)
+        }
+
+        fn add(&self, email: &str, name: &str, lists: &[&str]) {
+            let db = self.db();
+            for l in lists {
+                db.add_member(email, name, l, crate::state::subscribers::Source::Cli, 1)
+                    .unwrap();
+            }
+        }
+
+        fn profile(&self, email: &str) -> Profile {
+            let db = self.db();
+            db.profile(&db.key_of(email).unwrap().unwrap())
+                .unwrap()
+                .unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_preferences_page_shows_every_list_with_its_schedule_and_changes_nothing() {
+        let f = fixture();
+        f.add("ann@example.com", "Ann", &["all", "weekly"]);
+        let token = f.prefs_token("ann@example.com");
+        let (status, page) = call(
+            &f.app_at(T0),
+            "GET",
+            &format!("/preferences?token={token}"),
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("ann@example.com"), "{page}");
+        assert!(page.contains(r#"name="name" value="Ann""#), "{page}");
+        assert!(
+            page.contains(&format!(r#"name="token" value="{token}""#)),
+            "{page}"
+        );
+        for (id, checked, schedule) in [
+            ("all", true, "every post"),
+            ("seo", false, "every post"),
+            ("weekly", true, "weekly on Monday at 08:00"),
+        ] {
+            let input = format!(
+                r#"name="list" value="{id}"{}>"#,
+                if checked { " checked" } else { "" }
+            );
+            assert!(page.contains(&input), "{id}: {page}");
+            let line = page.lines().find(|l| l.contains(&input)).unwrap();
+            assert!(line.contains(schedule), "{line}");
+        }
+        assert!(
+            page.contains(r#"value="leave""#),
+            "the leave-everything button"
+        );
+        assert_eq!(f.profile("ann@example.com").lists, ["all", "weekly"]);
+        assert!(f.sent.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn saving_preferences_joins_leaves_and_renames() {
+        let f = fixture();
+        f.add("ann@example.com", "Ann", &["all", "seo"]);
+        let token = f.prefs_token("ann@example.com");
+        let app = f.app_at(T0);
+        let (status, page) = call(
+            &app,
+            "POST",
+            "/preferences",
+            &form_body(
+                &token,
+                "name=Ann+Lee&list=seo&list=weekly&list=nonsense&action=save",
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains("Saved. ann@example.com gets SEO and The week."),
+            "{page}"
+        );
+        assert!(page.contains(r#"value="weekly" checked>"#), "{page}");
+        let p = f.profile("ann@example.com");
+        assert_eq!(
+            (p.name.as_str(), p.lists),
+            ("Ann Lee", vec!["seo".to_string(), "weekly".into()])
+        );
+        // Joining sends nothing: the link in the mail proved the address.
+        assert!(f.sent.lock().unwrap().is_empty());
+
+        // Without the `action` field (Enter in the name field of some clients): a save.
+        let (status, page) =
+            call(&app, "POST", "/preferences", &form_body(&token, "name=Ann")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains("gets no more mail from Test &lt;Site&gt;"),
+            "{page}"
+        );
+        let p = f.profile("ann@example.com");
+        assert_eq!((p.status, p.lists.len()), (MemberStatus::Unsubscribed, 0));
+    }
+
+    #[tokio::test]
+    async fn leave_everything_unsubscribes_as_the_unsubscribe_link_does() {
+        let f = fixture();
+        f.add("ann@example.com", "Ann", &["all", "seo"]);
+        let token = f.prefs_token("ann@example.com");
+        let app = f.app_at(T0);
+        // The form's other fields come along and are ignored: leaving keeps the name.
+        let (status, page) = call(
+            &app,
+            "POST",
+            "/preferences",
+            &form_body(&token, "name=Eve&list=all&action=leave"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("You left every list"), "{page}");
+        assert!(!page.contains(" checked>"), "{page}");
+        let m = &f.db().members(None, None).unwrap()[0];
+        assert_eq!(
+            (m.status, m.name.as_str(), m.lists.len()),
+            (MemberStatus::Unsubscribed, "Ann", 0)
+        );
+        // The link keeps working: ticking a list comes back, without a confirmation.
+        let (status, _) = call(
+            &app,
+            "POST",
+            "/preferences",
+            &form_body(&token, "name=Ann&list=seo"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let p = f.profile("ann@example.com");
+        assert_eq!(
+            (p.status, p.lists),
+            (MemberStatus::Active, vec!["seo".to_string()])
+        );
+    }
+
+    #[tokio::test]
+    async fn forged_altered_and_foreign_preferences_tokens_get_400_and_change_nothing() {
+        let f = fixture();
+        f.add("ann@example.com", "Ann", &["all"]);
+        let good = f.prefs_token("ann@example.com");
+        let key = f.db().key_of("ann@example.com").unwrap().unwrap();
+        let (body, tag) = good.split_once('.').unwrap();
+        let altered = format!(
+            "{body}.{}{}",
+            if tag.starts_with('A') { "B" } else { "A" },
+            &tag[1..]
+        );
+        let forged = tokens::sign_preferences(&[9; 32], &key);
+        let unknown = tokens::sign_preferences(&f.secret(), "no-such-key");
+        let unsubscribe = tokens::sign_unsubscribe(&f.secret(), &key, &["all".into()]);
+        let before = f.db().members(None, None).unwrap();
+        let app = f.app_at(T0);
+        for bad in [
+            altered.as_str(),
+            forged.as_str(),
+            unknown.as_str(),
+            unsubscribe.as_str(),
+            "junk",
+            "",
+        ] {
+            let (status, page) = call(&app, "GET", &format!("/preferences?token={bad}"), "").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "GET {bad}");
+            assert!(page.contains("This link does not work"), "{page}");
+            assert!(!page.contains("ann@example.com"), "{page}");
+            let (status, _) = call(
+                &app,
+                "POST",
+                "/preferences",
+                &form_body(bad, "name=X&list=seo&action=leave"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "POST {bad}");
+            let (status, _) = call(
+                &app,
+                "POST",
+                "/preferences",
+                &form_body(bad, "name=X&list=seo"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "POST {bad}");
+        }
+        assert_eq!(f.db().members(None, None).unwrap(), before);
+        // The log has no token.
+        let log = f.log.lock().unwrap().join("\n");
+        assert!(!log.contains(body), "{log}");
+        assert!(log.contains("GET /preferences 400"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn a_hostile_name_is_escaped_on_the_preferences_page_and_kept_on_one_line() {
+        let f = fixture();
+        f.add("eve@example.com", "", &["all"]);
+        let token = f.prefs_token("eve@example.com");
+        let app = f.app_at(T0);
+        let (status, page) = call(
+            &app,
+            "POST",
+            "/preferences",
+            &form_body(&token, "name=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%0D%0ABcc%3A+x%40evil.example&list=all"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("&quot;&gt;&lt;script&gt;"), "{page}");
+        let name = f.profile("eve@example.com").name;
+        assert_eq!(name, "\"><script>alert(1)</script> Bcc: x@evil.example");
+        let (_, page) = call(&app, "GET", &format!("/preferences?token={token}"), "").await;
+        assert!(!page.contains("<script>"), "{page}");
     }
 }
