@@ -1,5 +1,5 @@
-//! The pages a visitor sees, all from `templates/page.html.hbs`, and the confirmation mail
-//! from `templates/confirm.{html,txt}.hbs`.
+//! The pages a visitor sees, all from `templates/page.html.hbs`, the confirmation mail from
+//! `templates/confirm.{html,txt}.hbs` and the welcome mail from `templates/welcome.{html,txt}.hbs`.
 //!
 //! The code decides what a page says (`title`, `paragraphs`) and hands the template the
 //! structured parts too (`kind`, `email`, `lists`, `form`, `preferences`, `button`), so an owner's template
@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::Inner;
 use crate::config::{List, Newsletter, one_line};
 use crate::error::{Error, Result, join_names};
-use crate::newsletter::render::{Sender, SiteData, alternative, inline_css, mailbox};
+use crate::newsletter::render::{Sender, SiteData, alternative, header, inline_css, mailbox};
 use crate::state::subscribers::{Profile, SignUp};
 use crate::transport::Envelope;
 
@@ -549,14 +549,81 @@ pub fn confirmation_mail(
             id,
         )
         // RFC 3834: no vacation replies to this.
-        .raw_header(crate::newsletter::render::header(
-            "Auto-Submitted",
-            "auto-generated".into(),
-        ))
+        .raw_header(header("Auto-Submitted", "auto-generated".into()))
         .multipart(alternative(text, html))
         .map_err(|e| Error::msg(format!("building the confirmation mail: {e}")))?;
     let envelope = sender.envelope(&c.email);
     Ok((envelope, msg.formatted()))
+}
+
+/// Data for `welcome.{html,txt}.hbs`.
+#[derive(Serialize)]
+struct WelcomeMail<'a> {
+    site: &'a SiteData,
+    email: &'a str,
+    name: &'a str,
+    lists: Vec<ListView>,
+    lists_text: String,
+    preferences_url: &'a str,
+    unsubscribe_url: &'a str,
+}
+
+/// The links of a welcome mail: the subscriber's preferences page, and the unsubscribe link
+/// for the lists just joined (also its `List-Unsubscribe` header).
+pub struct WelcomeLinks<'a> {
+    pub preferences: &'a str,
+    pub unsubscribe: &'a str,
+}
+
+/// The welcome mail after a confirmed sign-up to `lists`: the envelope and the raw message.
+pub fn welcome_mail(
+    inner: &Inner,
+    n: &Newsletter,
+    to: &Profile,
+    lists: &[&List],
+    links: &WelcomeLinks<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Envelope, Vec<u8>)> {
+    let names: Vec<&str> = lists.iter().map(|l| l.name.as_str()).collect();
+    let name = one_line(&to.name);
+    let data = WelcomeMail {
+        site: &inner.site,
+        email: &to.email,
+        name: &name,
+        lists: views(lists),
+        lists_text: join_names(&names),
+        preferences_url: links.preferences,
+        unsubscribe_url: links.unsubscribe,
+    };
+    let html = inline_css(&inner.templates.render("welcome.html.hbs", &data)?)?;
+    let text = inner.templates.render("welcome.txt.hbs", &data)?;
+    let sender = Sender::new(n)?;
+    let subject = one_line(&format!("Welcome to {}", inner.site.title));
+    let id = format!(
+        "<welcome.{}@{}>",
+        crate::state::tokens::nonce(),
+        sender.domain()
+    );
+    let msg = sender
+        .message(
+            mailbox(&name, &to.email)?,
+            subject,
+            SystemTime::from(now),
+            id,
+        )
+        .raw_header(header("Auto-Submitted", "auto-generated".into()))
+        // As post mail: mail clients show an unsubscribe button, RFC 8058 one-click.
+        .raw_header(header(
+            "List-Unsubscribe",
+            format!("<{}>", links.unsubscribe),
+        ))
+        .raw_header(header(
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".into(),
+        ))
+        .multipart(alternative(text, html))
+        .map_err(|e| Error::msg(format!("building the welcome mail: {e}")))?;
+    Ok((sender.envelope(&to.email), msg.formatted()))
 }
 
 #[cfg(test)]

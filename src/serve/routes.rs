@@ -6,7 +6,8 @@
 //! - Our failure (database, mail server) is an [`AppError`] with a generic page; its cause goes
 //!   to the log line of that request.
 //! - The log line has the method, the path without the query string (tokens travel in query
-//!   strings and bodies, so they are never logged), the status and the time taken.
+//!   strings and bodies, so they are never logged), the status and the time taken, and, for a
+//!   request that succeeded with a side effect that did not (a welcome mail not sent), why.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use super::rate_limit::client_ip;
 use super::{BODY_LIMIT, Inner, State, files};
 use crate::config::{FeedFormat, List, Newsletter, OPML_FILE, one_line};
 use crate::error::Error;
+use crate::newsletter::links;
 use crate::state::Db;
 use crate::state::subscribers::{Profile, SignUp};
 use crate::state::tokens::{self, ConfirmLink};
@@ -93,13 +95,18 @@ impl IntoResponse for AppError {
 
 type Answer = Result<Response, AppError>;
 
+/// What went wrong after a request succeeded (a welcome mail not sent): appended to its log
+/// line by `finish`, never shown to the visitor.
+#[derive(Debug, Clone)]
+struct Note(String);
+
 /// The outermost layer: renders error pages, writes the one log line of each request.
 async fn finish(Axum(state): Axum<State>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut response = next.run(req).await;
-    let mut cause = None;
+    let mut cause = response.extensions_mut().remove::<Note>().map(|n| n.0);
     if let Some(err) = response.extensions_mut().remove::<Arc<AppError>>() {
         let (page, why) = error_page(&state.inner, &err);
         cause = why;
@@ -596,10 +603,68 @@ async fn confirm(Axum(state): Axum<State>, req: Request) -> Answer {
     if !fresh {
         return Ok(bad_link(&state, BadLink::Used));
     }
-    Ok(state.page(
+    let mut page = state.page(
         StatusCode::OK,
         &pages::confirmed(&state.inner.site, &c, &lists),
-    ))
+    );
+    // The sign-up is committed: a welcome mail that fails is logged, and undoes nothing.
+    if n.welcome
+        && let Err(why) = welcome(&state, n, &c.email, &lists).await
+    {
+        page.extensions_mut()
+            .insert(Note(format!("welcome mail not sent: {why}")));
+    }
+    Ok(page)
+}
+
+/// Sends the welcome mail to the subscriber of `email`, who just joined `lists`.
+async fn welcome(
+    state: &State,
+    n: &Newsletter,
+    email: &str,
+    lists: &[&List],
+) -> Result<(), String> {
+    let found = {
+        let email = email.to_string();
+        state
+            .db(move |db| {
+                let Some(key) = db.key_of(&email)? else {
+                    return Ok(None);
+                };
+                Ok(db.profile(&key)?.map(|p| (key, p)))
+            })
+            .await
+            .map_err(|e| match e {
+                AppError::Internal(e) => e.to_string(),
+                other => format!("{other:?}"),
+            })?
+    };
+    let Some((key, profile)) = found else {
+        return Err("the subscriber is gone".into());
+    };
+    let inner = &state.inner;
+    let ids: Vec<String> = lists.iter().map(|l| l.id.clone()).collect();
+    let unsubscribe = links::unsubscribe_url(&inner.config, &inner.secret, &key, &ids);
+    let preferences = links::preferences_url(&inner.config, &inner.secret, &key);
+    let links = pages::WelcomeLinks {
+        preferences: &preferences,
+        unsubscribe: &unsubscribe,
+    };
+    let (envelope, raw) = pages::welcome_mail(inner, n, &profile, lists, &links, state.now())
+        .map_err(|e| e.to_string())?;
+    let inner = state.inner.clone();
+    let sent = tokio::task::spawn_blocking(move || match &inner.transport {
+        Some(t) => t.send("welcome", &envelope, &raw),
+        None => Err(Failure::Local(Error::msg("no transport"))),
+    })
+    .await
+    .map_err(|e| format!("mail task failed: {e}"))?;
+    match sent {
+        Ok(_) => Ok(()),
+        Err(Failure::Permanent { reply, .. }) => Err(format!("refused: {reply}")),
+        Err(Failure::Transient(why)) => Err(format!("deferred: {why}")),
+        Err(Failure::Local(e)) => Err(e.to_string()),
+    }
 }
 
 /// What an unsubscribe token names, with list names from the config where known.
@@ -1531,5 +1596,143 @@ mod tests {
         assert_eq!(name, "\"><script>alert(1)</script> Bcc: x@evil.example");
         let (_, page) = call(&app, "GET", &format!("/preferences?token={token}"), "").await;
         assert!(!page.contains("<script>"), "{page}");
+    }
+
+    // The welcome mail.
+
+    /// A message's parts, decoded: (text, HTML).
+    fn parts(raw: &[u8]) -> (String, String) {
+        let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+        (
+            msg.body_text(0).unwrap().replace("\r\n", "\n"),
+            msg.body_html(0).unwrap().to_string(),
+        )
+    }
+
+    impl Fixture {
+        /// Signs `email` up for `lists` (`list=a&list=b`) as "Ann" and confirms.
+        async fn sign_up_and_confirm(&self, app: &Router, email: &str, lists: &str) {
+            let before = self.sent.lock().unwrap().len();
+            let body = format!("email={}&name=Ann&list=&{lists}", email.replace('@', "%40"));
+            assert_eq!(
+                call(app, "POST", "/subscribe", &body).await.0,
+                StatusCode::OK
+            );
+            let raw = self.sent.lock().unwrap()[before].2.clone();
+            let (status, page) = call(
+                app,
+                "POST",
+                "/confirm",
+                &format!("token={}", token_in(&raw)),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_sign_up_gets_one_welcome_mail_with_its_lists_and_links() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        f.sign_up_and_confirm(&app, "ann@example.com", "list=seo&list=weekly")
+            .await;
+        let sent = f.sent.lock().unwrap().clone();
+        let folders: Vec<&str> = sent.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(folders, ["confirm", "welcome"]);
+        assert_eq!(sent[1].1.to, "ann@example.com");
+        let raw = String::from_utf8_lossy(&sent[1].2).into_owned();
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(
+            headers.contains("Subject: Welcome to Test <Site>"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("List-Unsubscribe: <http://127.0.0.1:8080/unsubscribe?token="),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("Auto-Submitted: auto-generated"),
+            "{headers}"
+        );
+        let (text, html) = parts(&sent[1].2);
+        assert!(text.starts_with("Hi Ann,"), "{text}");
+        assert!(
+            text.contains("- SEO: every post\n- The week: weekly on Monday at 08:00\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Everything"),
+            "only the lists joined: {text}"
+        );
+        assert!(html.contains("weekly on Monday at 08:00"), "{html}");
+        // Its links work: the preferences page, and the unsubscribe of the lists joined.
+        let key = f.db().key_of("ann@example.com").unwrap().unwrap();
+        let prefs = crate::newsletter::links::preferences_url(&f.config, &f.secret(), &key);
+        assert!(text.contains(&prefs), "{text}");
+        assert!(html.contains(&prefs), "{html}");
+        let unsub = crate::newsletter::links::unsubscribe_url(
+            &f.config,
+            &f.secret(),
+            &key,
+            &["seo".into(), "weekly".into()],
+        );
+        assert!(headers.contains(&unsub), "{headers}");
+
+        // A link used twice sends nothing more.
+        let token = token_in(&sent[0].2);
+        assert_eq!(
+            call(&app, "POST", "/confirm", &format!("token={token}"))
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(f.sent.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn no_welcome_mail_when_the_site_turns_it_off() {
+        let f = fixture_with("  welcome: false\n");
+        let app = f.app_at(T0);
+        f.sign_up_and_confirm(&app, "ann@example.com", "list=all")
+            .await;
+        let folders: Vec<String> = f.sent.lock().unwrap().iter().map(|s| s.0.clone()).collect();
+        assert_eq!(folders, ["confirm"]);
+        assert_eq!(f.profile("ann@example.com").lists, ["all"]);
+    }
+
+    /// Takes confirmation mails, refuses welcome mails.
+    struct NoWelcome(Sent);
+
+    impl Transport for NoWelcome {
+        fn send(&self, folder: &str, envelope: &Envelope, raw: &[u8]) -> Result<String, Failure> {
+            if folder == "welcome" {
+                return Err(Failure::Transient("451 4.3.0 greylisted".into()));
+            }
+            Recorder(self.0.clone()).send(folder, envelope, raw)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_welcome_mail_that_fails_is_logged_and_the_sign_up_stands() {
+        let f = fixture();
+        let app = f.app_with(T0, Box::new(NoWelcome(f.sent.clone())));
+        f.sign_up_and_confirm(&app, "ann@example.com", "list=all")
+            .await;
+        let p = f.profile("ann@example.com");
+        assert_eq!(
+            (p.status, p.lists),
+            (MemberStatus::Active, vec!["all".to_string()])
+        );
+        let log = f.log.lock().unwrap().join("\n");
+        assert!(
+            log.contains("POST /confirm 200")
+                && log.contains("welcome mail not sent: deferred: 451 4.3.0 greylisted"),
+            "{log}"
+        );
+        assert!(!log.contains("ann@example.com"), "{log}");
     }
 }
