@@ -529,31 +529,56 @@ pub fn confirmation_mail(
         ttl_hours: inner.config.serve.confirm_ttl_hours,
         expires: expires.format("%-d %B %Y, %H:%M UTC").to_string(),
     };
-    let html = inline_css(&inner.templates.render("confirm.html.hbs", &data)?)?;
-    let text = inner.templates.render("confirm.txt.hbs", &data)?;
+    let subject = format!("Confirm your subscription to {}", inner.site.title);
+    service_mail(
+        inner,
+        n,
+        "confirm",
+        &data,
+        (&name, &c.email),
+        &subject,
+        &[],
+        now,
+    )
+}
+
+/// A mail of `serve`'s own to `to` (name, address), from the `kind.html.hbs` and
+/// `kind.txt.hbs` templates with `data`, marked `Auto-Submitted` (RFC 3834: no vacation
+/// replies) and with `headers` added: the envelope and the raw message.
+#[allow(clippy::too_many_arguments)]
+fn service_mail<T: Serialize>(
+    inner: &Inner,
+    n: &Newsletter,
+    kind: &str,
+    data: &T,
+    to: (&str, &str),
+    subject: &str,
+    headers: &[lettre::message::header::HeaderValue],
+    now: DateTime<Utc>,
+) -> Result<(Envelope, Vec<u8>)> {
+    let html = inline_css(&inner.templates.render(&format!("{kind}.html.hbs"), data)?)?;
+    let text = inner.templates.render(&format!("{kind}.txt.hbs"), data)?;
     let sender = Sender::new(n)?;
-    let subject = one_line(&format!(
-        "Confirm your subscription to {}",
-        inner.site.title
-    ));
     let id = format!(
-        "<confirm.{}@{}>",
+        "<{kind}.{}@{}>",
         crate::state::tokens::nonce(),
         sender.domain()
     );
-    let msg = sender
+    let mut msg = sender
         .message(
-            mailbox(&name, &c.email)?,
-            subject,
+            mailbox(to.0, to.1)?,
+            one_line(subject),
             SystemTime::from(now),
             id,
         )
-        // RFC 3834: no vacation replies to this.
-        .raw_header(header("Auto-Submitted", "auto-generated".into()))
+        .raw_header(header("Auto-Submitted", "auto-generated".into()));
+    for h in headers {
+        msg = msg.raw_header(h.clone());
+    }
+    let msg = msg
         .multipart(alternative(text, html))
-        .map_err(|e| Error::msg(format!("building the confirmation mail: {e}")))?;
-    let envelope = sender.envelope(&c.email);
-    Ok((envelope, msg.formatted()))
+        .map_err(|e| Error::msg(format!("building the {kind} mail: {e}")))?;
+    Ok((sender.envelope(to.1), msg.formatted()))
 }
 
 /// Data for `welcome.{html,txt}.hbs`.
@@ -595,35 +620,22 @@ pub fn welcome_mail(
         preferences_url: links.preferences,
         unsubscribe_url: links.unsubscribe,
     };
-    let html = inline_css(&inner.templates.render("welcome.html.hbs", &data)?)?;
-    let text = inner.templates.render("welcome.txt.hbs", &data)?;
-    let sender = Sender::new(n)?;
-    let subject = one_line(&format!("Welcome to {}", inner.site.title));
-    let id = format!(
-        "<welcome.{}@{}>",
-        crate::state::tokens::nonce(),
-        sender.domain()
-    );
-    let msg = sender
-        .message(
-            mailbox(&name, &to.email)?,
-            subject,
-            SystemTime::from(now),
-            id,
-        )
-        .raw_header(header("Auto-Submitted", "auto-generated".into()))
-        // As post mail: mail clients show an unsubscribe button, RFC 8058 one-click.
-        .raw_header(header(
-            "List-Unsubscribe",
-            format!("<{}>", links.unsubscribe),
-        ))
-        .raw_header(header(
-            "List-Unsubscribe-Post",
-            "List-Unsubscribe=One-Click".into(),
-        ))
-        .multipart(alternative(text, html))
-        .map_err(|e| Error::msg(format!("building the welcome mail: {e}")))?;
-    Ok((sender.envelope(&to.email), msg.formatted()))
+    let subject = format!("Welcome to {}", inner.site.title);
+    // As post mail: mail clients show an unsubscribe button, RFC 8058 one-click.
+    let headers = [
+        header("List-Unsubscribe", format!("<{}>", links.unsubscribe)),
+        header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()),
+    ];
+    service_mail(
+        inner,
+        n,
+        "welcome",
+        &data,
+        (&name, &to.email),
+        &subject,
+        &headers,
+        now,
+    )
 }
 
 #[cfg(test)]
