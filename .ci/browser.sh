@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # browser.sh HERALD: a person's walk through `herald serve` in headless Chromium:
-# sign up, confirm from the mail in outbox/, get the next post, unsubscribe with one click;
-# every page and both mails audited for accessibility with axe-core.
+# sign up, confirm from the mail in outbox/, change lists on the preferences page the welcome
+# mail links, get the next post, unsubscribe with one click, leave everything from the post's
+# preferences link; every page and the confirmation, welcome and post mails audited for
+# accessibility with axe-core.
 # Screenshots of every page land in target/screenshots/. See .ci/browser_check.py.
 #
 # Installs Debian's chromium and chromium-driver when they are missing, and axe-core from npm;

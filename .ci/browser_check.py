@@ -12,13 +12,20 @@ chromedriver's WebDriver HTTP API (standard library only, no Selenium):
  1. /subscribe: the form (desktop, phone width, dark mode); a mistyped address gives 400 with
     the form and a message; a real one gives "Check your inbox".
  2. The confirmation link from outbox/confirm/<address>.eml: the one-button page, then
-    "You're subscribed"; the same link again: "already used".
- 3. `herald publish`: the next due post arrives in outbox/ for the new address, with a
+    "You're subscribed"; the same link again: "already used". No link in the mail carries
+    the address, raw, percent-encoded or in a token's base64.
+ 3. The welcome mail in outbox/welcome/<address>.eml names the lists joined with their
+    schedules and links the preferences page. That page (desktop and dark mode) shows every
+    list ticked where the reader gets it; unticking one list, ticking another and renaming,
+    then Save, shows "Saved." and `herald subscribers list` agrees.
+ 4. `herald publish`: the next due post arrives in outbox/ for the new address, with a
     List-Unsubscribe link; opening it shows the one-button page, then "You're unsubscribed".
-    The confirmation mail and the post's mail are shown as a mail client shows their HTML.
- 4. RFC 8058 one-click (as a mail provider does it, with urllib) on another subscriber's
+    The post's "Manage your subscription" link opens the preferences page again, and its
+    "Leave everything" button leaves every list. The confirmation, welcome and post mails are
+    shown as a mail client shows their HTML.
+ 5. RFC 8058 one-click (as a mail provider does it, with urllib) on another subscriber's
     mail: 200 with an empty body.
- 5. SIGTERM: herald serve exits 0.
+ 6. SIGTERM: herald serve exits 0.
 
 Every page is saved as target/screenshots/NN-name.png and audited with axe-core (every rule
 on serve's pages; the WCAG 2.x A/AA rules on the mails). The check fails when a page lacks its
@@ -41,6 +48,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -235,6 +243,31 @@ def text_part(msg):
     return part.get_content() if part else ""
 
 
+def links_in(msg):
+    """Every http(s) URL of a mail: its headers, its text part, and the hrefs of its HTML part."""
+    html_part = msg.get_body(preferencelist=("html",))
+    html = html_part.get_content().replace("&amp;", "&") if html_part else ""
+    head = " ".join(str(v) for v in msg.values())
+    return re.findall(r"https?://[^\s\"'<>]+", head + "\n" + text_part(msg) + "\n" + html)
+
+
+def address_in(url, address):
+    """Why `url` gives `address` away (as it is, percent-encoded, or in a token's base64), or None."""
+    low, addr = url.lower(), address.lower()
+    if addr in low:
+        return "the address"
+    if urllib.parse.quote(addr, safe="").lower() in low:
+        return "the address, percent-encoded"
+    for part in re.split(r"[?&=./]", url):
+        try:
+            decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("utf-8", "replace")
+        except ValueError:
+            continue
+        if addr in decoded.lower():
+            return f"a token naming it: {decoded}"
+    return None
+
+
 def status_of(url, data=None, headers=None):
     req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
     try:
@@ -364,25 +397,74 @@ def main():
                          "Business growth", "Yes, subscribe me"])
         wd.click("button[type=submit]")
         page("confirmed", ["You’re subscribed", "reader@example.org"])
+        # The sign-up it named is spent: opening the link again says so at once.
         wd.get(link)
-        wd.click("button[type=submit]")
         page("link-used", ["This link was already used"])
         got = subscriber("reader@example.org")
         if not got or got["status"] != "active" or sorted(got["lists"]) != ["all", "growth"]:
             problems.append(f"after confirming, subscribers list says {got}")
 
-        # 3. The next due post reaches the new subscriber; its unsubscribe link works.
+        # 3. The welcome mail, and the preferences page it links.
+        eml = site / "outbox/welcome/reader@example.org.eml"
+        if not eml.exists():
+            raise SetupError(f"no welcome mail at {eml}")
+        welcome = mail(eml)
+        html_part = welcome.get_body(preferencelist=("html",))
+        (work / "welcome-mail.html").write_text(html_part.get_content() if html_part else "", encoding="utf-8")
+        wd.get((work / "welcome-mail.html").as_uri())
+        page("welcome-mail", mail=True, expect=["Welcome to LeadCraftr", "Hi Rea <b>Der</b>", "reader@example.org",
+                              "Everything from LeadCraftr: every post", "Business growth: every post",
+                              "Manage your subscription", "Unsubscribe"])
+        if not str(welcome["List-Unsubscribe"] or "").startswith(f"<{base}unsubscribe?token="):
+            problems.append(f"the welcome mail's List-Unsubscribe: {welcome['List-Unsubscribe']!r}")
+        for which, m in (("confirmation", msg), ("welcome", welcome)):
+            for url in links_in(m):
+                why = address_in(url, "reader@example.org")
+                if why:
+                    problems.append(f"a link in the {which} mail gives the address away ({why}): {url}")
+        m = re.search(r"(http://\S+/preferences\?token=\S+)", text_part(welcome))
+        if not m:
+            raise SetupError(f"no preferences link in {eml}")
+        preferences = m.group(1)
+        wd.get(preferences)
+        page("preferences", ["Your subscription", "reader@example.org", "Everything from LeadCraftr",
+                             "Business growth", "Conversion rate", "every post", "Save", "Leave everything"])
+        ticked = {l: wd.is_checked(f"#list-{l}") for l in ("all", "growth", "conversion")}
+        if ticked != {"all": True, "growth": True, "conversion": False}:
+            problems.append(f"the preferences page ticks {ticked}, not the lists joined")
+        if wd.value("#name") != "Rea <b>Der</b>":
+            problems.append(f"the preferences page shows the name {wd.value('#name')!r}")
+        wd.color_scheme("dark")
+        page("preferences-dark", ["Your subscription"])
+        wd.color_scheme("light")
+        wd.click("#list-growth")
+        wd.click("#list-conversion")
+        wd.type("#name", "Rea Der")
+        wd.click("button[value=save]")
+        page("preferences-saved", ["Saved.", "reader@example.org gets Everything from LeadCraftr and Conversion rate"])
+        got = subscriber("reader@example.org")
+        if not got or got["status"] != "active" or sorted(got["lists"]) != ["all", "conversion"] \
+                or got["name"] != "Rea Der":
+            problems.append(f"after saving the preferences, subscribers list says {got}")
+
+        # 4. The next due post reaches the new subscriber; its unsubscribe link works.
         published = run("publish")
         if published.returncode != 0:
             problems.append(f"herald publish exited {published.returncode}: {published.stderr}")
-        mails = sorted(p for p in (site / "outbox").glob("*/reader@example.org.eml") if p.parent.name != "confirm")
+        mails = sorted(p for p in (site / "outbox").glob("*/reader@example.org.eml")
+                       if p.parent.name not in ("confirm", "welcome"))
         if not mails:
             raise SetupError("publish mailed nothing to reader@example.org:\n" + published.stdout + published.stderr)
         post_mail = mail(mails[0])
         html_part = post_mail.get_body(preferencelist=("html",))
         (work / "post-mail.html").write_text(html_part.get_content() if html_part else "", encoding="utf-8")
         wd.get((work / "post-mail.html").as_uri())
-        page("post-mail", mail=True, expect=[str(post_mail["Subject"]), "Unsubscribe", "View in your browser"])
+        page("post-mail", mail=True, expect=[str(post_mail["Subject"]), "Manage your subscription", "Unsubscribe",
+                                             "View in your browser"])
+        for url in links_in(post_mail):
+            why = address_in(url, "reader@example.org")
+            if why:
+                problems.append(f"a link in the post mail gives the address away ({why}): {url}")
         header = str(post_mail["List-Unsubscribe"] or "")
         m = re.search(r"<(http[^>]+)>", header)
         if not m:
@@ -398,13 +480,25 @@ def main():
         if got.get("status") == "active" and "all" in got.get("lists", []):
             problems.append(f"still subscribed after unsubscribing: {got}")
 
+        # The post's "Manage your subscription" link: the same page, and "Leave everything".
+        m = re.search(r"(http://\S+/preferences\?token=\S+)", text_part(post_mail))
+        if not m:
+            raise SetupError(f"no preferences link in {mails[0]}")
+        wd.get(m.group(1))
+        page("preferences-from-post", ["Your subscription", "reader@example.org", "Leave everything"])
+        wd.click("button[value=leave]")
+        page("left-everything", ["You left every list", "reader@example.org"])
+        got = subscriber("reader@example.org") or {}
+        if got.get("status") != "unsubscribed" or got.get("lists"):
+            problems.append(f"after leaving everything, subscribers list says {got}")
+
         # A page a visitor can reach by mistake.
         wd.get(base + "confirm?token=nonsense")
         page("bad-link", ["This link does not work"])
 
-        # 4. RFC 8058 one-click, as a mail provider sends it, for another subscriber.
+        # 5. RFC 8058 one-click, as a mail provider sends it, for another subscriber.
         other = next((p for p in sorted((site / "outbox").glob("*/*.eml"))
-                      if p.parent.name != "confirm" and p.name != "reader@example.org.eml"), None)
+                      if p.parent.name not in ("confirm", "welcome") and p.name != "reader@example.org.eml"), None)
         if not other:
             raise SetupError("publish mailed no other subscriber: nothing to unsubscribe with one click")
         url = re.search(r"<(http[^>]+)>", str(mail(other)["List-Unsubscribe"])).group(1)

@@ -3,7 +3,9 @@
 //!
 //! Serve's clock starts at the site's `--now` and ticks, so tokens made here with the
 //! library (and the site's `state/secret.key`) expire relative to `NOW`, not to the machine's
-//! clock. Membership is read back through `herald::state::Db`, the same code `publish` uses.
+//! clock. Tokens of the older forms, which named the address and which mail already sent still
+//! carries, are signed here by hand (JSON, base64url, HMAC-SHA256), not through the library.
+//! Membership is read back through `herald::state::Db`, the same code `publish` uses.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -12,13 +14,16 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use herald::state::subscribers::{Member, Source};
-use herald::state::tokens::{self, Confirm};
+use herald::state::tokens;
 use herald::state::{Db, MemberStatus};
+use hmac::Mac;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 
-use crate::support::{NOW, Site};
+use crate::support::{self, NOW, Site};
 
 /// Where links in mails point (`serve.public_url` of the test sites): a path prefix, as
 /// behind a reverse proxy.
@@ -169,19 +174,112 @@ fn sign_up(c: &Client, server: &Server, fields: &[(&str, &str)]) -> (StatusCode,
 
 /// The confirmation link mailed to `email` (from the outbox).
 fn confirm_link(site: &Site, email: &str) -> String {
-    let raw = site.read_bytes(&format!("outbox/confirm/{}.eml", email.to_lowercase()));
+    mail_link(site, "confirm", email, "confirm")
+}
+
+/// The link to `{PUBLIC}{route}` in the text part of the mail in outbox folder `folder` to
+/// `email`.
+fn mail_link(site: &Site, folder: &str, email: &str, route: &str) -> String {
+    let raw = site.read_bytes(&format!("outbox/{folder}/{}.eml", email.to_lowercase()));
     let msg = mail_parser::MessageParser::default()
         .parse(&raw)
-        .expect("parse the confirmation mail");
+        .expect("parse the mail");
     let body = msg.body_text(0).expect("a text part").to_string();
+    let want = format!("{PUBLIC}{route}?token=");
     let start = body
-        .find(PUBLIC)
-        .unwrap_or_else(|| panic!("no link to {PUBLIC} in:\n{body}"));
+        .find(&want)
+        .unwrap_or_else(|| panic!("no link to {want} in:\n{body}"));
     body[start..]
         .split_whitespace()
         .next()
         .unwrap_or("")
         .to_string()
+}
+
+/// A token as herald signs one, made by hand: base64url of the JSON `payload`, `.`, base64url
+/// of its HMAC-SHA256 under the site's `secret`.
+fn signed(secret: &[u8; 32], payload: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key");
+    mac.update(payload.as_bytes());
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(payload),
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+fn json(s: &str) -> String {
+    serde_json::to_string(s).expect("a JSON string")
+}
+
+fn json_lists(lists: &[&str]) -> String {
+    serde_json::to_string(lists).expect("a JSON array")
+}
+
+/// A confirmation token of the older form, which carried the whole sign-up (links mailed
+/// before sign-ups waited in the database).
+fn old_confirm_token(
+    secret: &[u8; 32],
+    email: &str,
+    name: &str,
+    lists: &[&str],
+    expires: i64,
+) -> String {
+    let payload = format!(
+        r#"{{"t":"c","email":{},"name":{},"lists":{},"expires":{expires},"nonce":{}}}"#,
+        json(email),
+        json(name),
+        json_lists(lists),
+        json(&tokens::nonce()),
+    );
+    signed(secret, &payload)
+}
+
+/// An unsubscribe token of the older form, by address (mail sent before subscribers had keys).
+fn old_unsubscribe_token(secret: &[u8; 32], email: &str, lists: &[&str]) -> String {
+    let payload = format!(
+        r#"{{"t":"u","email":{},"lists":{}}}"#,
+        json(email),
+        json_lists(lists)
+    );
+    signed(secret, &payload)
+}
+
+/// The preferences token of `email`'s subscriber, as a mail would carry it.
+fn preferences_token(site: &Site, email: &str) -> String {
+    let key = Db::open(&site.path("state"))
+        .unwrap()
+        .key_of(email)
+        .unwrap()
+        .expect("a subscriber");
+    tokens::sign_preferences(&secret(site), &key)
+}
+
+/// `POST /preferences` with `fields`.
+fn post_preferences(c: &Client, server: &Server, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    text(
+        c.post(server.url("preferences"))
+            .form(fields)
+            .send()
+            .expect("POST /preferences"),
+    )
+}
+
+/// Signs `email` up for `lists` (with `name`) and confirms through the mailed link.
+fn sign_up_and_confirm(
+    c: &Client,
+    server: &Server,
+    site: &Site,
+    email: &str,
+    name: &str,
+    lists: &[&str],
+) {
+    let mut fields = vec![("email", email), ("name", name), ("list", "")];
+    fields.extend(lists.iter().map(|l| ("list", *l)));
+    let (status, page) = sign_up(c, server, &fields);
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (status, page) = post_confirm(c, server, &token_of(&confirm_link(site, email)));
+    assert_eq!(status, StatusCode::OK, "{page}");
 }
 
 fn token_of(link: &str) -> String {
@@ -458,15 +556,12 @@ fn expired_forged_and_foreign_tokens_get_a_clear_400() {
     let server = Server::start(&site);
     let c = client();
     let key = secret(&site);
-    let confirm = |expires: i64| Confirm {
-        email: "late@example.com".into(),
-        name: String::new(),
-        lists: vec!["all".into()],
-        expires,
-        nonce: tokens::nonce(),
+    // Links of the older form, which carried the sign-up: a database holds none of them.
+    let confirm = |secret: &[u8; 32], expires: i64| {
+        old_confirm_token(secret, "late@example.com", "", &["all"], expires)
     };
 
-    let expired = tokens::sign_confirm(&key, &confirm(now_secs() - 60));
+    let expired = confirm(&key, now_secs() - 60);
     let (status, page) = text(
         c.get(server.url(&format!("confirm?token={expired}")))
             .send()
@@ -478,8 +573,16 @@ fn expired_forged_and_foreign_tokens_get_a_clear_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("This link has expired"), "{page}");
 
-    let good = tokens::sign_confirm(&key, &confirm(now_secs() + 3600));
-    let forged = tokens::sign_confirm(&[7; 32], &confirm(now_secs() + 3600));
+    // The current form expires as well.
+    let stored_expired = tokens::sign_confirm(&key, &tokens::nonce(), now_secs() - 60);
+    let (status, page) = post_confirm(&c, &server, &stored_expired);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("This link has expired"), "{page}");
+
+    let good = confirm(&key, now_secs() + 3600);
+    let forged = confirm(&[7; 32], now_secs() + 3600);
+    // Genuine, but naming no sign-up the database holds.
+    let unknown = tokens::sign_confirm(&key, "no-such-nonce", now_secs() + 3600);
     let (body, tag) = good.split_once('.').unwrap();
     let altered = format!(
         "{body}.{}{}",
@@ -490,6 +593,7 @@ fn expired_forged_and_foreign_tokens_get_a_clear_400() {
     for bad in [
         forged.as_str(),
         altered.as_str(),
+        unknown.as_str(),
         unsubscribe.as_str(),
         "garbage",
         "",
@@ -1030,4 +1134,498 @@ fn without_a_public_url_links_point_at_the_server_itself() {
     );
     let (status, page) = text(c.get(link).send().unwrap());
     assert_eq!(status, StatusCode::OK, "{page}");
+}
+
+#[test]
+fn preferences_from_the_welcome_mail_join_leave_rename_and_leave_everything() {
+    let site = site();
+    let server = Server::start(&site);
+    let c = client();
+    sign_up_and_confirm(&c, &server, &site, "ann@example.com", "Ann", &["growth"]);
+
+    // The welcome mail names the list joined, how often it mails, and links the preferences.
+    let raw = site.read_bytes("outbox/welcome/ann@example.com.eml");
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(msg.subject(), Some("Welcome to LeadCraftr"));
+    let body = msg.body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(body.contains("- Business growth: every post\n"), "{body}");
+    assert!(!body.contains("Everything from LeadCraftr"), "{body}");
+    let unsubscribe = support::mail::header(&raw, "List-Unsubscribe");
+    assert!(
+        unsubscribe.starts_with(&format!("<{PUBLIC}unsubscribe?token=")),
+        "{unsubscribe}"
+    );
+    assert_eq!(
+        support::mail::header(&raw, "List-Unsubscribe-Post"),
+        "List-Unsubscribe=One-Click"
+    );
+    let link = mail_link(&site, "welcome", "ann@example.com", "preferences");
+    let token = token_of(&link);
+
+    let (status, page) = text(c.get(server.local(&link)).send().unwrap());
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("ann@example.com"), "{page}");
+    assert!(page.contains(r#"name="name" value="Ann""#), "{page}");
+    for (id, checked) in [("all", false), ("growth", true), ("conversion", false)] {
+        let input = format!(
+            r#"name="list" value="{id}"{}>"#,
+            if checked { " checked" } else { "" }
+        );
+        let line = page
+            .lines()
+            .find(|l| l.contains(&input))
+            .unwrap_or_else(|| panic!("no {input} in {page}"));
+        assert!(line.contains("every post"), "{line}");
+    }
+    assert!(!page.contains("<script"), "pages need no JavaScript");
+
+    // Join two lists, leave one, and change the name, in one save.
+    let (status, page) = post_preferences(
+        &c,
+        &server,
+        &[
+            ("token", token.as_str()),
+            ("name", "Ann Lee"),
+            ("list", "all"),
+            ("list", "conversion"),
+            ("action", "save"),
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains(
+            "Saved. ann@example.com gets Everything from LeadCraftr and Conversion rate."
+        ),
+        "{page}"
+    );
+    let ann = member(&site, "ann@example.com").unwrap();
+    assert_eq!(
+        (ann.status, ann.name.as_str(), ann.lists),
+        (
+            MemberStatus::Active,
+            "Ann Lee",
+            vec!["all".to_string(), "conversion".into()]
+        )
+    );
+
+    // Leave everything: as the unsubscribe link does.
+    let (status, page) = post_preferences(
+        &c,
+        &server,
+        &[
+            ("token", token.as_str()),
+            ("name", "Ann Lee"),
+            ("action", "leave"),
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("You left every list"), "{page}");
+    let ann = member(&site, "ann@example.com").unwrap();
+    assert_eq!(
+        (ann.status, ann.lists.len()),
+        (MemberStatus::Unsubscribed, 0)
+    );
+
+    // The same link brings them back, with no confirmation: the mail proved the address.
+    let (status, _) = post_preferences(
+        &c,
+        &server,
+        &[
+            ("token", token.as_str()),
+            ("name", "Ann Lee"),
+            ("list", "growth"),
+        ],
+    );
+    assert_eq!(status, StatusCode::OK);
+    let ann = member(&site, "ann@example.com").unwrap();
+    assert_eq!(
+        (ann.status, ann.lists),
+        (MemberStatus::Active, vec!["growth".to_string()])
+    );
+    // Only the confirmation and the welcome mail were sent.
+    let folders: Vec<String> = site.files("outbox").into_keys().collect();
+    assert_eq!(
+        folders,
+        [
+            "outbox/confirm/ann@example.com.eml",
+            "outbox/welcome/ann@example.com.eml"
+        ]
+    );
+    let (code, log) = server.stop();
+    assert_eq!(code, Some(0));
+    assert!(log.contains("herald: POST /preferences 200 "), "{log}");
+    assert!(
+        !log.contains(&token[..30]),
+        "a token reached the log:\n{log}"
+    );
+}
+
+#[test]
+fn forged_altered_and_foreign_preferences_links_get_400_and_change_nothing() {
+    let site = site();
+    let db = Db::open(&site.path("state")).unwrap();
+    db.add_member("bob@example.com", "Bob", "all", Source::Cli, 1)
+        .unwrap();
+    db.add_member("eve@example.com", "Eve", "all", Source::Cli, 1)
+        .unwrap();
+    drop(db);
+    let server = Server::start(&site);
+    let c = client();
+    let bob = preferences_token(&site, "bob@example.com");
+    let eve = preferences_token(&site, "eve@example.com");
+    let (bob_body, bob_tag) = bob.split_once('.').unwrap();
+    let eve_body = eve.split_once('.').unwrap().0;
+    let altered = format!(
+        "{bob_body}.{}{}",
+        if bob_tag.starts_with('A') { "B" } else { "A" },
+        &bob_tag[1..]
+    );
+    // Eve's payload under Bob's tag: she cannot reach his page.
+    let swapped = format!("{eve_body}.{bob_tag}");
+    let key = Db::open(&site.path("state"))
+        .unwrap()
+        .key_of("bob@example.com")
+        .unwrap()
+        .unwrap();
+    let foreign = tokens::sign_preferences(&[3; 32], &key);
+    let unsubscribe = unsubscribe_token(&site, &secret(&site), "bob@example.com", &[]);
+    let before = members(&site);
+    for bad in [
+        altered.as_str(),
+        swapped.as_str(),
+        foreign.as_str(),
+        unsubscribe.as_str(),
+        "garbage",
+        "",
+    ] {
+        let (status, page) = text(
+            c.get(server.url(&format!("preferences?token={bad}")))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, StatusCode::BAD_REQUEST, "GET {bad}: {page}");
+        assert!(page.contains("This link does not work"), "{page}");
+        assert!(!page.contains("@example.com"), "{page}");
+        for action in ["save", "leave"] {
+            let (status, page) = post_preferences(
+                &c,
+                &server,
+                &[
+                    ("token", bad),
+                    ("name", "Mallory"),
+                    ("list", "growth"),
+                    ("action", action),
+                ],
+            );
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "POST {action} {bad}: {page}"
+            );
+        }
+    }
+    assert_eq!(members(&site), before, "nothing changed");
+    // Bob's own link still works.
+    let (status, page) = text(
+        c.get(server.url(&format!("preferences?token={bob}")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("bob@example.com") && !page.contains("eve@"),
+        "{page}"
+    );
+}
+
+#[test]
+fn hostile_names_on_the_preferences_page_are_escaped_and_kept_on_one_line() {
+    let site = site();
+    let script = "<script>alert(1)</script>";
+    let db = Db::open(&site.path("state")).unwrap();
+    db.add_member("eve@example.com", script, "all", Source::Cli, 1)
+        .unwrap();
+    drop(db);
+    let server = Server::start(&site);
+    let c = client();
+    let token = preferences_token(&site, "eve@example.com");
+    let (status, page) = text(
+        c.get(server.url(&format!("preferences?token={token}")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("<script"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+
+    let name = "\"><script>alert(2)</script>\r\nBcc: victim@example.org";
+    let (status, page) = post_preferences(
+        &c,
+        &server,
+        &[("token", token.as_str()), ("name", name), ("list", "all")],
+    );
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains("<script"), "{page}");
+    assert!(page.contains("&quot;&gt;&lt;script&gt;alert(2)"), "{page}");
+    assert_eq!(
+        member(&site, "eve@example.com").unwrap().name,
+        "\"><script>alert(2)</script> Bcc: victim@example.org"
+    );
+}
+
+#[test]
+fn the_welcome_mail_is_sent_once_and_not_at_all_with_welcome_false() {
+    let site = site();
+    let server = Server::start(&site);
+    let c = client();
+    sign_up_and_confirm(&c, &server, &site, "ann@example.com", "", &["all"]);
+    let first = site.read_bytes("outbox/welcome/ann@example.com.eml");
+    let msg = mail_parser::MessageParser::default().parse(&first).unwrap();
+    assert!(
+        msg.body_text(0).unwrap().starts_with("Hello,"),
+        "no name: no \"Hi\""
+    );
+    assert_eq!(
+        support::mail::header(&first, "Auto-Submitted"),
+        "auto-generated"
+    );
+    // The link again: refused, and no second welcome (each has its own Message-ID).
+    let (status, _) = post_confirm(
+        &c,
+        &server,
+        &token_of(&confirm_link(&site, "ann@example.com")),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(site.read_bytes("outbox/welcome/ann@example.com.eml"), first);
+    drop(server);
+
+    let quiet = Site::example();
+    let config = quiet.read("config/herald.yaml").replace(
+        "  transport: outbox\n",
+        "  transport: outbox\n  welcome: false\n",
+    );
+    quiet.write(
+        "config/herald.yaml",
+        format!("{config}serve:\n  public_url: {PUBLIC}\n"),
+    );
+    let server = Server::start(&quiet);
+    sign_up_and_confirm(&c, &server, &quiet, "bob@example.com", "Bob", &["all"]);
+    assert_eq!(
+        member(&quiet, "bob@example.com").unwrap().status,
+        MemberStatus::Active
+    );
+    assert!(!quiet.exists("outbox/welcome"), "no welcome mail");
+}
+
+#[test]
+fn old_form_confirmation_and_unsubscribe_links_keep_working() {
+    let site = site();
+    let db = Db::open(&site.path("state")).unwrap();
+    db.add_member("old@example.com", "Old", "all", Source::Cli, 1)
+        .unwrap();
+    db.add_member("old@example.com", "Old", "growth", Source::Cli, 1)
+        .unwrap();
+    drop(db);
+    let server = Server::start(&site);
+    let c = client();
+    let key = secret(&site);
+
+    // Mailed before sign-ups waited in the database: the link carries the sign-up.
+    let confirm = old_confirm_token(
+        &key,
+        "Cara@Example.com",
+        "Cara",
+        &["growth", "conversion"],
+        now_secs() + 3600,
+    );
+    let (status, page) = text(
+        c.get(server.url(&format!("confirm?token={confirm}")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Cara@Example.com"), "{page}");
+    let (status, page) = post_confirm(&c, &server, &confirm);
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let cara = member(&site, "cara@example.com").unwrap();
+    assert_eq!(
+        (cara.status, cara.name.as_str(), cara.lists),
+        (
+            MemberStatus::Active,
+            "Cara",
+            vec!["conversion".to_string(), "growth".into()]
+        )
+    );
+    assert!(site.exists("outbox/welcome/cara@example.com.eml"));
+    assert_eq!(
+        post_confirm(&c, &server, &confirm).0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Mailed before subscribers had keys: the link names the address.
+    let unsubscribe = old_unsubscribe_token(&key, "old@example.com", &["growth"]);
+    let (status, page) = text(
+        c.get(server.url(&format!("unsubscribe?token={unsubscribe}")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("<li>Business growth</li>"), "{page}");
+    let r = c
+        .post(server.url(&format!("unsubscribe?token={unsubscribe}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let old = member(&site, "old@example.com").unwrap();
+    assert_eq!(
+        (old.status, old.lists),
+        (MemberStatus::Active, vec!["all".to_string()])
+    );
+    // Tampering with an old-form link is refused as before.
+    let forged = old_unsubscribe_token(&[5; 32], "old@example.com", &["all"]);
+    let (status, _) = text(
+        c.post(server.url("unsubscribe"))
+            .form(&[("token", forged.as_str())])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(member(&site, "old@example.com").unwrap().lists, ["all"]);
+}
+
+/// Every URL in `raw` (headers unfolded, and each part decoded).
+fn urls_in(raw: &[u8]) -> Vec<String> {
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("parse a mail");
+    let mut texts = vec![
+        support::mail::head(raw)
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " "),
+    ];
+    for i in 0.. {
+        let Some(t) = msg.body_text(i) else { break };
+        texts.push(t.to_string());
+    }
+    for i in 0.. {
+        let Some(h) = msg.body_html(i) else { break };
+        texts.push(h.replace("&amp;", "&"));
+    }
+    let mut urls = Vec::new();
+    for t in texts {
+        for (i, _) in t.match_indices("http") {
+            let url: String = t[i..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !"\"'<>".contains(*c))
+                .collect();
+            if url.starts_with("http://") || url.starts_with("https://") {
+                urls.push(url);
+            }
+        }
+    }
+    urls
+}
+
+/// Why `url` gives `email` away, if it does: the address as it is, percent-encoded, in base64
+/// (at any of the three alignments), or inside a base64url part of a token.
+fn names_address(url: &str, given: &str) -> Option<String> {
+    let email = given.to_lowercase();
+    let lower = url.to_lowercase();
+    if lower.contains(&email) {
+        return Some("the address".into());
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(email.as_bytes()).collect();
+    if lower.contains(&encoded.to_lowercase()) || lower.contains(&email.replace('@', "%40")) {
+        return Some("the address, percent-encoded".into());
+    }
+    for (skip, form) in (0..3).flat_map(|s| [(s, email.clone()), (s, given.to_string())]) {
+        // The address at each offset mod 3 of some base64 text: the part that does not depend
+        // on what comes before or after it.
+        let padded = format!("{}{form}", "x".repeat(skip));
+        for engine in [&STANDARD, &URL_SAFE] {
+            let b64 = engine.encode(padded.as_bytes());
+            let start = (skip * 4).div_ceil(3) + 1;
+            let end = b64.trim_end_matches('=').len().saturating_sub(2);
+            if end > start && url.contains(&b64[start..end]) {
+                return Some("the address in base64".into());
+            }
+        }
+    }
+    for part in url.split(['?', '&', '=', '.', '/']) {
+        let decoded = URL_SAFE_NO_PAD
+            .decode(part)
+            .or_else(|_| STANDARD.decode(part))
+            .unwrap_or_default();
+        if String::from_utf8_lossy(&decoded)
+            .to_lowercase()
+            .contains(&email)
+        {
+            return Some(format!(
+                "a token naming the address: {}",
+                String::from_utf8_lossy(&decoded)
+            ));
+        }
+    }
+    None
+}
+
+#[test]
+fn no_url_in_any_mail_names_the_subscriber() {
+    // A post is due: publish mails it to the lists' CSV subscribers and to the new one.
+    let site = site().at("2026-12-01T00:00:00Z");
+    site.build();
+    let server = Server::start(&site);
+    let c = client();
+    let who = "Reader.One+news@Example.org";
+    sign_up_and_confirm(&c, &server, &site, who, "Rea Der", &["all", "growth"]);
+    server.stop();
+    site.run(&["publish"]).success();
+
+    let mails = site.files("outbox");
+    let folders: std::collections::BTreeSet<&str> =
+        mails.keys().filter_map(|k| k.split('/').nth(1)).collect();
+    assert!(
+        folders.contains("confirm") && folders.contains("welcome") && folders.len() >= 3,
+        "a confirmation, a welcome and post mail: {folders:?}"
+    );
+    let mut checked = 0;
+    for (path, raw) in &mails {
+        let to = support::mail::header(raw, "To");
+        let address = to
+            .rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>'))
+            .unwrap_or(&to)
+            .to_string();
+        let urls = urls_in(raw);
+        assert!(
+            urls.iter().any(|u| u.starts_with(PUBLIC)),
+            "{path}: no link to serve in {urls:?}"
+        );
+        for url in &urls {
+            for email in [address.as_str(), who] {
+                if let Some(why) = names_address(url, email) {
+                    panic!("{path}: {url} gives away {email}: {why}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "{checked} URLs checked");
+    // The check itself finds the older forms.
+    let old = format!(
+        "{PUBLIC}unsubscribe?token={}",
+        old_unsubscribe_token(&[1; 32], who, &["all"])
+    );
+    assert!(names_address(&old, who).is_some());
+    let old = format!(
+        "{PUBLIC}confirm?token={}",
+        old_confirm_token(&[1; 32], who, "", &["all"], 1)
+    );
+    assert!(names_address(&old, who).is_some());
+    assert!(names_address(&format!("{PUBLIC}x?e=reader.one%2Bnews%40example.org"), who).is_some());
 }

@@ -39,6 +39,14 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         "page.html.hbs",
         include_str!("../../templates/page.html.hbs"),
     ),
+    (
+        "welcome.html.hbs",
+        include_str!("../../templates/welcome.html.hbs"),
+    ),
+    (
+        "welcome.txt.hbs",
+        include_str!("../../templates/welcome.txt.hbs"),
+    ),
 ];
 
 /// The compiled templates of a site.

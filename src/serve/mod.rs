@@ -1,6 +1,7 @@
 //! `herald serve`: the small web endpoint a site owner puts behind a reverse proxy
-//! (README "The web endpoint"): double opt-in sign-up, confirmation, unsubscribe (a page and
-//! RFC 8058 one-click), and the files of `output_dir` with caching headers and gzip.
+//! (README "The web endpoint"): double opt-in sign-up, confirmation and its welcome mail,
+//! unsubscribe (a page and RFC 8058 one-click), each subscriber's preferences page, and the
+//! files of `output_dir` with caching headers and gzip.
 //!
 //! - [`app`] builds the router from a [`State`]; tests drive it with `oneshot` or a real port.
 //! - [`run`] serves a listener until a shutdown signal, then lets requests in flight finish.

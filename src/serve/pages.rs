@@ -1,8 +1,8 @@
-//! The pages a visitor sees, all from `templates/page.html.hbs`, and the confirmation mail
-//! from `templates/confirm.{html,txt}.hbs`.
+//! The pages a visitor sees, all from `templates/page.html.hbs`, the confirmation mail from
+//! `templates/confirm.{html,txt}.hbs` and the welcome mail from `templates/welcome.{html,txt}.hbs`.
 //!
 //! The code decides what a page says (`title`, `paragraphs`) and hands the template the
-//! structured parts too (`kind`, `email`, `lists`, `form`, `button`), so an owner's template
+//! structured parts too (`kind`, `email`, `lists`, `form`, `preferences`, `button`), so an owner's template
 //! can reword or translate a page by its `kind`. Everything a visitor typed reaches the
 //! template as data and is escaped by handlebars (`{{x}}`), never pasted into HTML here.
 
@@ -17,8 +17,8 @@ use serde::Serialize;
 use super::Inner;
 use crate::config::{List, Newsletter, one_line};
 use crate::error::{Error, Result, join_names};
-use crate::newsletter::render::{Sender, SiteData, alternative, inline_css, mailbox};
-use crate::state::tokens::Confirm;
+use crate::newsletter::render::{Sender, SiteData, alternative, header, inline_css, mailbox};
+use crate::state::subscribers::{Profile, SignUp};
 use crate::transport::Envelope;
 
 /// The name of the hidden field only bots fill in.
@@ -28,7 +28,7 @@ pub const HONEYPOT: &str = "website";
 #[derive(Debug, Default, Serialize)]
 pub struct Page {
     /// Which page: `subscribe`, `sent`, `confirm`, `confirmed`, `unsubscribe`,
-    /// `unsubscribed`, `index`, `error`.
+    /// `unsubscribed`, `preferences`, `index`, `error`.
     pub kind: &'static str,
     /// For errors: `bad-link`, `expired`, `used`, `invalid`, `too-many`, `too-large`,
     /// `not-found`, `no-newsletter`, `method`, `unavailable`, `internal`.
@@ -42,6 +42,7 @@ pub struct Page {
     /// The lists the page is about.
     pub lists: Vec<ListView>,
     pub form: Option<SignupForm>,
+    pub preferences: Option<PreferencesForm>,
     pub button: Option<Button>,
     /// Small print under the form or button.
     pub note: Option<String>,
@@ -52,6 +53,15 @@ pub struct Page {
 pub struct ListView {
     pub id: String,
     pub name: String,
+    /// How often it mails: `every post`, or its digest's schedule (`weekly on Monday at 08:00`).
+    pub schedule: String,
+}
+
+/// How often `list` mails, in words.
+pub fn schedule(list: &List) -> String {
+    list.digest
+        .as_ref()
+        .map_or_else(|| "every post".to_string(), |d| d.describe())
 }
 
 /// The sign-up form, with what the visitor typed when it comes back with an error.
@@ -73,7 +83,20 @@ pub struct SignupForm {
 pub struct ListChoice {
     pub id: String,
     pub name: String,
+    pub schedule: String,
     pub checked: bool,
+}
+
+/// The preferences form: the person's name and every list, ticked where they get it. The
+/// token rides in a hidden field: it is the proof, so no cookie is needed.
+#[derive(Debug, Serialize)]
+pub struct PreferencesForm {
+    pub action: &'static str,
+    pub token: String,
+    pub name: String,
+    pub lists: Vec<ListChoice>,
+    /// After a save: what was saved, shown as a status message.
+    pub saved: Option<String>,
 }
 
 /// A one-button form carrying a token.
@@ -167,6 +190,7 @@ fn views(lists: &[&List]) -> Vec<ListView> {
         .map(|l| ListView {
             id: l.id.clone(),
             name: l.name.clone(),
+            schedule: schedule(l),
         })
         .collect()
 }
@@ -212,6 +236,7 @@ pub fn subscribe_form(
         .map(|l| ListChoice {
             id: l.id.clone(),
             name: l.name.clone(),
+            schedule: schedule(l),
             checked: checked.contains(&l.id),
         })
         .collect();
@@ -272,7 +297,7 @@ pub fn sent(email: &str, ttl_hours: u64) -> Page {
     }
 }
 
-pub fn confirm(site: &SiteData, c: &Confirm, lists: &[&List], token: &str) -> Page {
+pub fn confirm(site: &SiteData, c: &SignUp, lists: &[&List], token: &str) -> Page {
     Page {
         kind: "confirm",
         tone: "info",
@@ -292,7 +317,7 @@ pub fn confirm(site: &SiteData, c: &Confirm, lists: &[&List], token: &str) -> Pa
     }
 }
 
-pub fn confirmed(site: &SiteData, c: &Confirm, lists: &[&List]) -> Page {
+pub fn confirmed(site: &SiteData, c: &SignUp, lists: &[&List]) -> Page {
     let names: Vec<&str> = lists.iter().map(|l| l.name.as_str()).collect();
     Page {
         kind: "confirmed",
@@ -363,6 +388,73 @@ fn what(lists: &[ListView]) -> String {
     join_names(&names)
 }
 
+/// What a save on the preferences page did, for its status message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// The form was saved: name and lists.
+    Choices,
+    /// "Leave everything".
+    LeftAll,
+}
+
+/// The preferences page of `p` (`GET` and the answer to each `POST /preferences`).
+pub fn preferences(
+    site: &SiteData,
+    n: &Newsletter,
+    p: &Profile,
+    token: &str,
+    saved: Option<Saved>,
+) -> Page {
+    let gets: Vec<&List> = n.lists.iter().filter(|l| p.lists.contains(&l.id)).collect();
+    let names: Vec<&str> = gets.iter().map(|l| l.name.as_str()).collect();
+    let saved = saved.map(|s| match (s, names.is_empty()) {
+        (Saved::LeftAll, _) => format!(
+            "You left every list: {} gets no more mail from {}. Changed your mind? Tick a list and save.",
+            p.email, site.title
+        ),
+        (Saved::Choices, true) => format!(
+            "Saved. {} gets no more mail from {}.",
+            p.email, site.title
+        ),
+        (Saved::Choices, false) => {
+            format!("Saved. {} gets {}.", p.email, join_names(&names))
+        }
+    });
+    Page {
+        kind: "preferences",
+        tone: if saved.is_some() { "success" } else { "info" },
+        title: "Your subscription".into(),
+        paragraphs: vec![format!(
+            "Choose what {} sends to {}. Changes apply from the next mail.",
+            site.title, p.email
+        )],
+        email: Some(p.email.clone()),
+        lists: views(&gets),
+        preferences: Some(PreferencesForm {
+            action: "preferences",
+            token: token.to_string(),
+            name: p.name.clone(),
+            lists: n
+                .lists
+                .iter()
+                .map(|l| ListChoice {
+                    id: l.id.clone(),
+                    name: l.name.clone(),
+                    schedule: schedule(l),
+                    checked: p.lists.contains(&l.id),
+                })
+                .collect(),
+            saved,
+        }),
+        note: Some(
+            "Leaving works like the unsubscribe link in every mail; you can come back here and tick a list at any time."
+                .into(),
+        ),
+        links: vec![back_to_site(site)],
+        ..Page::default()
+    }
+}
+
 /// `GET /` when `output_dir` has no `index.html`: the feeds there, and the sign-up link.
 pub fn index(site: &SiteData, feeds: Vec<Link>, newsletter: bool) -> Page {
     let mut paragraphs = vec![];
@@ -419,7 +511,7 @@ struct ConfirmMail<'a> {
 pub fn confirmation_mail(
     inner: &Inner,
     n: &Newsletter,
-    c: &Confirm,
+    c: &SignUp,
     lists: &[&List],
     url: &str,
     now: DateTime<Utc>,
@@ -437,34 +529,113 @@ pub fn confirmation_mail(
         ttl_hours: inner.config.serve.confirm_ttl_hours,
         expires: expires.format("%-d %B %Y, %H:%M UTC").to_string(),
     };
-    let html = inline_css(&inner.templates.render("confirm.html.hbs", &data)?)?;
-    let text = inner.templates.render("confirm.txt.hbs", &data)?;
+    let subject = format!("Confirm your subscription to {}", inner.site.title);
+    service_mail(
+        inner,
+        n,
+        "confirm",
+        &data,
+        (&name, &c.email),
+        &subject,
+        &[],
+        now,
+    )
+}
+
+/// A mail of `serve`'s own to `to` (name, address), from the `kind.html.hbs` and
+/// `kind.txt.hbs` templates with `data`, marked `Auto-Submitted` (RFC 3834: no vacation
+/// replies) and with `headers` added: the envelope and the raw message.
+#[allow(clippy::too_many_arguments)]
+fn service_mail<T: Serialize>(
+    inner: &Inner,
+    n: &Newsletter,
+    kind: &str,
+    data: &T,
+    to: (&str, &str),
+    subject: &str,
+    headers: &[lettre::message::header::HeaderValue],
+    now: DateTime<Utc>,
+) -> Result<(Envelope, Vec<u8>)> {
+    let html = inline_css(&inner.templates.render(&format!("{kind}.html.hbs"), data)?)?;
+    let text = inner.templates.render(&format!("{kind}.txt.hbs"), data)?;
     let sender = Sender::new(n)?;
-    let subject = one_line(&format!(
-        "Confirm your subscription to {}",
-        inner.site.title
-    ));
     let id = format!(
-        "<confirm.{}@{}>",
+        "<{kind}.{}@{}>",
         crate::state::tokens::nonce(),
         sender.domain()
     );
-    let msg = sender
+    let mut msg = sender
         .message(
-            mailbox(&name, &c.email)?,
-            subject,
+            mailbox(to.0, to.1)?,
+            one_line(subject),
             SystemTime::from(now),
             id,
         )
-        // RFC 3834: no vacation replies to this.
-        .raw_header(crate::newsletter::render::header(
-            "Auto-Submitted",
-            "auto-generated".into(),
-        ))
+        .raw_header(header("Auto-Submitted", "auto-generated".into()));
+    for h in headers {
+        msg = msg.raw_header(h.clone());
+    }
+    let msg = msg
         .multipart(alternative(text, html))
-        .map_err(|e| Error::msg(format!("building the confirmation mail: {e}")))?;
-    let envelope = sender.envelope(&c.email);
-    Ok((envelope, msg.formatted()))
+        .map_err(|e| Error::msg(format!("building the {kind} mail: {e}")))?;
+    Ok((sender.envelope(to.1), msg.formatted()))
+}
+
+/// Data for `welcome.{html,txt}.hbs`.
+#[derive(Serialize)]
+struct WelcomeMail<'a> {
+    site: &'a SiteData,
+    email: &'a str,
+    name: &'a str,
+    lists: Vec<ListView>,
+    lists_text: String,
+    preferences_url: &'a str,
+    unsubscribe_url: &'a str,
+}
+
+/// The links of a welcome mail: the subscriber's preferences page, and the unsubscribe link
+/// for the lists just joined (also its `List-Unsubscribe` header).
+pub struct WelcomeLinks<'a> {
+    pub preferences: &'a str,
+    pub unsubscribe: &'a str,
+}
+
+/// The welcome mail after a confirmed sign-up to `lists`: the envelope and the raw message.
+pub fn welcome_mail(
+    inner: &Inner,
+    n: &Newsletter,
+    to: &Profile,
+    lists: &[&List],
+    links: &WelcomeLinks<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Envelope, Vec<u8>)> {
+    let names: Vec<&str> = lists.iter().map(|l| l.name.as_str()).collect();
+    let name = one_line(&to.name);
+    let data = WelcomeMail {
+        site: &inner.site,
+        email: &to.email,
+        name: &name,
+        lists: views(lists),
+        lists_text: join_names(&names),
+        preferences_url: links.preferences,
+        unsubscribe_url: links.unsubscribe,
+    };
+    let subject = format!("Welcome to {}", inner.site.title);
+    // As post mail: mail clients show an unsubscribe button, RFC 8058 one-click.
+    let headers = [
+        header("List-Unsubscribe", format!("<{}>", links.unsubscribe)),
+        header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()),
+    ];
+    service_mail(
+        inner,
+        n,
+        "welcome",
+        &data,
+        (&name, &to.email),
+        &subject,
+        &headers,
+        now,
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! - Our failure (database, mail server) is an [`AppError`] with a generic page; its cause goes
 //!   to the log line of that request.
 //! - The log line has the method, the path without the query string (tokens travel in query
-//!   strings and bodies, so they are never logged), the status and the time taken.
+//!   strings and bodies, so they are never logged), the status and the time taken, and, for a
+//!   request that succeeded with a side effect that did not (a welcome mail not sent), why.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,8 +29,10 @@ use super::rate_limit::client_ip;
 use super::{BODY_LIMIT, Inner, State, files};
 use crate::config::{FeedFormat, List, Newsletter, OPML_FILE, one_line};
 use crate::error::Error;
+use crate::newsletter::links;
 use crate::state::Db;
-use crate::state::tokens::{self, Confirm};
+use crate::state::subscribers::{Profile, SignUp};
+use crate::state::tokens::{self, ConfirmLink};
 use crate::transport::Failure;
 
 /// Names longer than this are cut (a name is for "Hi Ann", not for an essay).
@@ -44,6 +47,7 @@ pub fn router(state: State) -> Router {
         .route("/subscribe", get(subscribe_form).post(subscribe))
         .route("/confirm", get(confirm_page).post(confirm))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
+        .route("/preferences", get(preferences_page).post(preferences))
         .fallback(files_or_index)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), finish))
@@ -91,13 +95,18 @@ impl IntoResponse for AppError {
 
 type Answer = Result<Response, AppError>;
 
+/// What went wrong after a request succeeded (a welcome mail not sent): appended to its log
+/// line by `finish`, never shown to the visitor.
+#[derive(Debug, Clone)]
+struct Note(String);
+
 /// The outermost layer: renders error pages, writes the one log line of each request.
 async fn finish(Axum(state): Axum<State>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut response = next.run(req).await;
-    let mut cause = None;
+    let mut cause = response.extensions_mut().remove::<Note>().map(|n| n.0);
     if let Some(err) = response.extensions_mut().remove::<Arc<AppError>>() {
         let (page, why) = error_page(&state.inner, &err);
         cause = why;
@@ -370,20 +379,20 @@ async fn subscribe(Axum(state): Axum<State>, req: Request) -> Answer {
         return Ok(state.page(StatusCode::BAD_REQUEST, &page));
     }
 
-    {
-        let (email, name, now_s) = (email.clone(), name.clone(), now.timestamp());
-        state.db(move |db| db.sign_up(&email, &name, now_s)).await?;
-    }
-
-    let confirm = Confirm {
+    // The sign-up waits in the database; the link carries only its nonce and expiry.
+    let confirm = SignUp {
         email: email.clone(),
         name: name.clone(),
         lists: chosen.clone(),
+        nonce: tokens::nonce(),
         // Capped at a century so that no config value can overflow the date.
         expires: (now + TimeDelta::hours(ttl.min(24 * 365 * 100) as i64)).timestamp(),
-        nonce: tokens::nonce(),
     };
-    let token = tokens::sign_confirm(&state.inner.secret, &confirm);
+    {
+        let (confirm, now_s) = (confirm.clone(), now.timestamp());
+        state.db(move |db| db.sign_up(&confirm, now_s)).await?;
+    }
+    let token = tokens::sign_confirm(&state.inner.secret, &confirm.nonce, confirm.expires);
     let mut url = state
         .inner
         .config
@@ -490,25 +499,53 @@ fn bad_link(state: &State, why: BadLink) -> Response {
     state.page(StatusCode::BAD_REQUEST, &page)
 }
 
-/// The confirmation a token carries and its lists still in the config, if it is genuine, not
-/// expired, and names at least one of them.
-fn check_confirm<'n>(
+/// The sign-up a confirmation token names (stored under its nonce, or carried by a link of the
+/// older form) and its lists still in the config, if the token is genuine, not expired, not
+/// used, and names at least one of them.
+async fn check_confirm<'n>(
     state: &State,
     n: &'n Newsletter,
     token: Option<&str>,
-) -> Result<(Confirm, Vec<&'n List>), BadLink> {
-    let token = token
-        .filter(|t| !t.trim().is_empty())
-        .ok_or(BadLink::Missing)?;
-    let c = tokens::verify_confirm(&state.inner.secret, token).ok_or(BadLink::Forged)?;
-    if state.now().timestamp() > c.expires {
-        return Err(BadLink::Expired);
+) -> Result<Result<(SignUp, Vec<&'n List>), BadLink>, AppError> {
+    let Some(token) = token.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Err(BadLink::Missing));
+    };
+    let Some(link) = tokens::verify_confirm(&state.inner.secret, token) else {
+        return Ok(Err(BadLink::Forged));
+    };
+    if state.now().timestamp() > link.expires() {
+        return Ok(Err(BadLink::Expired));
     }
-    let lists = pages::known_lists(n, &c.lists);
+    let signup = match link {
+        ConfirmLink::Carried(c) => SignUp {
+            email: c.email,
+            name: c.name,
+            lists: c.lists,
+            nonce: c.nonce,
+            expires: c.expires,
+        },
+        ConfirmLink::Stored { nonce, .. } => {
+            let found = state
+                .db(move |db| {
+                    Ok(match db.pending_sign_up(&nonce)? {
+                        Some(s) => Ok(s),
+                        None if db.nonce_used(&nonce)? => Err(BadLink::Used),
+                        // Genuine, but its sign-up is gone (a database restored from before it).
+                        None => Err(BadLink::Forged),
+                    })
+                })
+                .await?;
+            match found {
+                Ok(s) => s,
+                Err(why) => return Ok(Err(why)),
+            }
+        }
+    };
+    let lists = pages::known_lists(n, &signup.lists);
     if lists.is_empty() {
-        return Err(BadLink::Forged);
+        return Ok(Err(BadLink::Forged));
     }
-    Ok((c, lists))
+    Ok(Ok((signup, lists)))
 }
 
 /// The unsubscription a token carries, if it is there and genuine: the address (its key
@@ -533,7 +570,7 @@ async fn confirm_page(Axum(state): Axum<State>, req: Request) -> Answer {
     let n = state.newsletter()?;
     let query = Fields::query(req.uri());
     let token = query.get("token");
-    let (c, lists) = match check_confirm(&state, n, token) {
+    let (c, lists) = match check_confirm(&state, n, token).await? {
         Ok(found) => found,
         Err(why) => return Ok(bad_link(&state, why)),
     };
@@ -550,7 +587,8 @@ async fn confirm(Axum(state): Axum<State>, req: Request) -> Answer {
         Ok(f) => f,
         Err(r) => return Ok(r),
     };
-    let (c, lists) = match check_confirm(&state, n, fields.get("token").or(query.get("token"))) {
+    let token = fields.get("token").or(query.get("token"));
+    let (c, lists) = match check_confirm(&state, n, token).await? {
         Ok(found) => found,
         Err(why) => return Ok(bad_link(&state, why)),
     };
@@ -565,10 +603,68 @@ async fn confirm(Axum(state): Axum<State>, req: Request) -> Answer {
     if !fresh {
         return Ok(bad_link(&state, BadLink::Used));
     }
-    Ok(state.page(
+    let mut page = state.page(
         StatusCode::OK,
         &pages::confirmed(&state.inner.site, &c, &lists),
-    ))
+    );
+    // The sign-up is committed: a welcome mail that fails is logged, and undoes nothing.
+    if n.welcome
+        && let Err(why) = welcome(&state, n, &c.email, &lists).await
+    {
+        page.extensions_mut()
+            .insert(Note(format!("welcome mail not sent: {why}")));
+    }
+    Ok(page)
+}
+
+/// Sends the welcome mail to the subscriber of `email`, who just joined `lists`.
+async fn welcome(
+    state: &State,
+    n: &Newsletter,
+    email: &str,
+    lists: &[&List],
+) -> Result<(), String> {
+    let found = {
+        let email = email.to_string();
+        state
+            .db(move |db| {
+                let Some(key) = db.key_of(&email)? else {
+                    return Ok(None);
+                };
+                Ok(db.profile(&key)?.map(|p| (key, p)))
+            })
+            .await
+            .map_err(|e| match e {
+                AppError::Internal(e) => e.to_string(),
+                other => format!("{other:?}"),
+            })?
+    };
+    let Some((key, profile)) = found else {
+        return Err("the subscriber is gone".into());
+    };
+    let inner = &state.inner;
+    let ids: Vec<String> = lists.iter().map(|l| l.id.clone()).collect();
+    let unsubscribe = links::unsubscribe_url(&inner.config, &inner.secret, &key, &ids);
+    let preferences = links::preferences_url(&inner.config, &inner.secret, &key);
+    let links = pages::WelcomeLinks {
+        preferences: &preferences,
+        unsubscribe: &unsubscribe,
+    };
+    let (envelope, raw) = pages::welcome_mail(inner, n, &profile, lists, &links, state.now())
+        .map_err(|e| e.to_string())?;
+    let inner = state.inner.clone();
+    let sent = tokio::task::spawn_blocking(move || match &inner.transport {
+        Some(t) => t.send("welcome", &envelope, &raw),
+        None => Err(Failure::Local(Error::msg("no transport"))),
+    })
+    .await
+    .map_err(|e| format!("mail task failed: {e}"))?;
+    match sent {
+        Ok(_) => Ok(()),
+        Err(Failure::Permanent { reply, .. }) => Err(format!("refused: {reply}")),
+        Err(Failure::Transient(why)) => Err(format!("deferred: {why}")),
+        Err(Failure::Local(e)) => Err(e.to_string()),
+    }
 }
 
 /// What an unsubscribe token names, with list names from the config where known.
@@ -582,13 +678,17 @@ fn unsubscribe_views(state: &State, lists: &[String]) -> Vec<ListView> {
         .unwrap_or(&[]);
     lists
         .iter()
-        .map(|id| ListView {
-            id: id.clone(),
-            name: known
-                .iter()
-                .find(|l| &l.id == id)
-                .map(|l| l.name.clone())
-                .unwrap_or_else(|| id.clone()),
+        .map(|id| match known.iter().find(|l| &l.id == id) {
+            Some(l) => ListView {
+                id: id.clone(),
+                name: l.name.clone(),
+                schedule: pages::schedule(l),
+            },
+            None => ListView {
+                id: id.clone(),
+                name: id.clone(),
+                schedule: String::new(),
+            },
         })
         .collect()
 }
@@ -646,6 +746,92 @@ async fn unsubscribe(Axum(state): Axum<State>, req: Request) -> Answer {
         StatusCode::OK,
         &pages::unsubscribed(&state.inner.site, &email, &views),
     ))
+}
+
+/// The subscriber a preferences token names, if it is there, genuine, and names one: their key
+/// and profile.
+async fn check_preferences(
+    state: &State,
+    token: Option<&str>,
+) -> Result<Result<(String, Profile), BadLink>, AppError> {
+    let Some(token) = token.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Err(BadLink::Missing));
+    };
+    let Some(key) = tokens::verify_preferences(&state.inner.secret, token) else {
+        return Ok(Err(BadLink::Forged));
+    };
+    let found = {
+        let key = key.clone();
+        state.db(move |db| db.profile(&key)).await?
+    };
+    // A genuine link whose subscriber is gone says what a forged one says.
+    Ok(found.map(|p| (key, p)).ok_or(BadLink::Forged))
+}
+
+/// `GET /preferences?token=…`: the person's name and every list, ticked where they get it.
+/// Changes nothing.
+async fn preferences_page(Axum(state): Axum<State>, req: Request) -> Answer {
+    let n = state.newsletter()?;
+    let query = Fields::query(req.uri());
+    let token = query.get("token");
+    let (_, profile) = match check_preferences(&state, token).await? {
+        Ok(found) => found,
+        Err(why) => return Ok(bad_link(&state, why)),
+    };
+    let page = pages::preferences(&state.inner.site, n, &profile, token.unwrap_or(""), None);
+    Ok(state.page(StatusCode::OK, &page))
+}
+
+/// `POST /preferences`: saves the form (name, and exactly the ticked lists), or, from the
+/// "Leave everything" button (`action=leave`), unsubscribes from everything as the unsubscribe
+/// link does. The token in the form is the proof: a page elsewhere cannot make one.
+async fn preferences(Axum(state): Axum<State>, req: Request) -> Answer {
+    let n = state.newsletter()?;
+    let (fields, query) = match form(req).await {
+        Ok(f) => f,
+        Err(r) => return Ok(r),
+    };
+    let token = fields.get("token").or(query.get("token"));
+    let (key, profile) = match check_preferences(&state, token).await? {
+        Ok(found) => found,
+        Err(why) => return Ok(bad_link(&state, why)),
+    };
+    let now = state.now().timestamp();
+    let (saved, kind) = if fields.get("action") == Some("leave") {
+        let email = profile.email.clone();
+        let saved = state
+            .db(move |db| {
+                db.unsubscribe(&email, None, now)?;
+                db.profile(&key)
+            })
+            .await?;
+        (saved, pages::Saved::LeftAll)
+    } else {
+        // A form without the field (not ours) keeps the name.
+        let name: String = match fields.get("name") {
+            Some(name) => one_line(name).chars().take(NAME_MAX).collect(),
+            None => profile.name.clone(),
+        };
+        let lists: Vec<String> = pages::known_lists(n, &fields.all("list"))
+            .iter()
+            .map(|l| l.id.clone())
+            .collect();
+        let saved = state
+            .db(move |db| db.set_preferences(&key, &name, &lists, now))
+            .await?;
+        (saved, pages::Saved::Choices)
+    };
+    let Some(profile) = saved else {
+        return Ok(bad_link(&state, BadLink::Forged));
+    };
+    let page = pages::preferences(
+        &state.inner.site,
+        n,
+        &profile,
+        token.unwrap_or(""),
+        Some(kind),
+    );
+    Ok(state.page(StatusCode::OK, &page))
 }
 
 /// Any other `GET`/`HEAD`: a file of `output_dir`; `/` without an `index.html` lists the feeds.
@@ -738,11 +924,20 @@ mod tests {
     const T0: i64 = 1_750_000_000;
 
     fn fixture() -> Fixture {
+        fixture_with("")
+    }
+
+    /// The test site, with `newsletter` lines (two spaces in) added.
+    fn fixture_with(newsletter: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let text = "site:\n  title: Test <Site>\n  base_url: https://example.com/\n\
-                    newsletter:\n  start: 2025-01-01\n  from: { name: Test, email: news@example.com }\n  lists:\n\
-                    \x20   - { id: all, name: Everything, tags: [\"*\"] }\n    - { id: seo, name: SEO, tags: [seo] }\n\
-                    serve:\n  subscribe_per_hour: 3\n";
+        let text = format!(
+            "site:\n  title: Test <Site>\n  base_url: https://example.com/\n\
+             newsletter:\n  start: 2025-01-01\n  from: {{ name: Test, email: news@example.com }}\n{newsletter}  lists:\n\
+             \x20   - {{ id: all, name: Everything, tags: [\"*\"] }}\n    - {{ id: seo, name: SEO, tags: [seo] }}\n\
+             \x20   - {{ id: weekly, name: The week, tags: [\"*\"], digest: {{ every: week, weekday: mon }} }}\n\
+             serve:\n  subscribe_per_hour: 3\n"
+        );
+        let text = text.as_str();
         let config =
             Config::parse(dir.path(), &dir.path().join("config/herald.yaml"), text).unwrap();
         Fixture {
@@ -1071,5 +1266,473 @@ mod tests {
             call(&app, "GET", "/rss.xml", "").await.0,
             StatusCode::NOT_FOUND
         );
+    }
+
+    // Confirmation links.
+
+    impl Fixture {
+        fn secret(&self) -> [u8; 32] {
+            crate::state::secret::load_or_create(&self.config.state_dir).unwrap()
+        }
+
+        /// A confirmation token of the older form, which carried the sign-up: `payload` signed
+        /// by hand, as mail sent before sign-ups were stored carries it.
+        fn old_confirm_token(&self, payload: serde_json::Value) -> String {
+            use base64::Engine;
+            use hmac::Mac;
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let json = serde_json::to_vec(&payload).unwrap();
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret()).unwrap();
+            mac.update(&json);
+            format!(
+                "{}.{}",
+                b64.encode(&json),
+                b64.encode(mac.finalize().into_bytes())
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn the_confirmation_link_names_nobody_and_old_links_still_work() {
+        use base64::Engine;
+        let f = fixture();
+        let app = f.app_at(T0);
+        let body = "email=ann%40example.com&name=Ann+Lee&list=seo";
+        assert_eq!(
+            call(&app, "POST", "/subscribe", body).await.0,
+            StatusCode::OK
+        );
+        let token = token_in(&f.sent.lock().unwrap()[0].2);
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split_once('.').unwrap().0)
+            .unwrap();
+        let payload = String::from_utf8(payload).unwrap();
+        assert!(
+            !payload.contains("ann") && !payload.contains("Lee") && !payload.contains("seo"),
+            "{payload}"
+        );
+        // The page finds the sign-up in the database.
+        let (status, page) = call(&app, "GET", &format!("/confirm?token={token}"), "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("ann@example.com") && page.contains("<li>SEO</li>"),
+            "{page}"
+        );
+
+        // A link of the older form, mailed before sign-ups were stored, works once...
+        let legacy = f.old_confirm_token(serde_json::json!({
+            "t": "c", "email": "old@example.com", "name": "Old", "lists": ["all"],
+            "expires": T0 + 60, "nonce": "n-old",
+        }));
+        let (status, page) = call(&app, "POST", "/confirm", &format!("token={legacy}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let old = f.db().members(None, Some(MemberStatus::Active)).unwrap();
+        assert_eq!(
+            (
+                old[0].email.as_str(),
+                old[0].name.as_str(),
+                old[0].lists.clone()
+            ),
+            ("old@example.com", "Old", vec!["all".to_string()])
+        );
+        assert_eq!(
+            call(&app, "POST", "/confirm", &format!("token={legacy}"))
+                .await
+                .0,
+            StatusCode::BAD_REQUEST,
+            "once"
+        );
+        // ...until it expires.
+        let expired = f.old_confirm_token(serde_json::json!({
+            "t": "c", "email": "late@example.com", "name": "", "lists": ["all"],
+            "expires": T0 + 60, "nonce": "n-late",
+        }));
+        let later = f.app_at(T0 + 61);
+        let (status, page) = call(&later, "POST", "/confirm", &format!("token={expired}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("expired"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_used_link_of_the_stored_form_says_so_on_sight() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        let body = "email=ann%40example.com&list=all";
+        assert_eq!(
+            call(&app, "POST", "/subscribe", body).await.0,
+            StatusCode::OK
+        );
+        let token = token_in(&f.sent.lock().unwrap()[0].2);
+        let confirm = format!("token={token}");
+        assert_eq!(
+            call(&app, "POST", "/confirm", &confirm).await.0,
+            StatusCode::OK
+        );
+        let (status, page) = call(&app, "GET", &format!("/confirm?token={token}"), "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("already used"), "{page}");
+    }
+
+    // Preferences.
+
+    fn form_body(token: &str, rest: &str) -> String {
+        let token: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+        format!("token={token}&{rest}")
+    }
+
+    impl Fixture {
+        /// The preferences token of `email`'s subscriber, as a mail carries it.
+        fn prefs_token(&self, email: &str) -> String {
+            let key = self.db().key_of(email).unwrap().unwrap();
+            tokens::sign_preferences(&self.secret(), &key)
+        }
+
+        fn add(&self, email: &str, name: &str, lists: &[&str]) {
+            let db = self.db();
+            for l in lists {
+                db.add_member(email, name, l, crate::state::subscribers::Source::Cli, 1)
+                    .unwrap();
+            }
+        }
+
+        fn profile(&self, email: &str) -> Profile {
+            let db = self.db();
+            db.profile(&db.key_of(email).unwrap().unwrap())
+                .unwrap()
+                .unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_preferences_page_shows_every_list_with_its_schedule_and_changes_nothing() {
+        let f = fixture();
+        f.add("ann@example.com", "Ann", &["all", "weekly"]);
+        let token = f.prefs_token("ann@example.com");
+        let (status, page) = call(
+            &f.app_at(T0),
+            "GET",
+            &format!("/preferences?token={token}"),
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("ann@example.com"), "{page}");
+        assert!(page.contains(r#"name="name" value="Ann""#), "{page}");
+        assert!(
+            page.contains(&format!(r#"name="token" value="{token}""#)),
+            "{page}"
+        );
+        for (id, checked, schedule) in [
+            ("all", true, "every post"),
+            ("seo", false, "every post"),
+            ("weekly", true, "weekly on Monday at 08:00"),
+        ] {
+            let input = format!(
+                r#"name="list" value="{id}"{}>"#,
+                if checked { " checked" } else { "" }
+            );
+            assert!(page.contains(&input), "{id}: {page}");
+            let line = page.lines().find(|l| l.contains(&input)).unwrap();
+            assert!(line.contains(schedule), "{line}");
+        }
+        assert!(
+            page.contains(r#"value="leave""#),
+            "the leave-everything button"
+        );
+        assert_eq!(f.profile("ann@example.com").lists, ["all", "weekly"]);
+        assert!(f.sent.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn saving_preferences_joins_leaves_and_renames() {
+        let f = fixture();
+        f.add("ann@example.com", "Ann", &["all", "seo"]);
+        let token = f.prefs_token("ann@example.com");
+        let app = f.app_at(T0);
+        let (status, page) = call(
+            &app,
+            "POST",
+            "/preferences",
+            &form_body(
+                &token,
+                "name=Ann+Lee&list=seo&list=weekly&list=nonsense&action=save",
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains("Saved. ann@example.com gets SEO and The week."),
+            "{page}"
+        );
+        assert!(page.contains(r#"value="weekly" checked>"#), "{page}");
+        let p = f.profile("ann@example.com");
+        assert_eq!(
+            (p.name.as_str(), p.lists),
+            ("Ann Lee", vec!["seo".to_string(), "weekly".into()])
+        );
+        // Joining sends nothing: the link in the mail proved the address.
+        assert!(f.sent.lock().unwrap().is_empty());
+
+        // Without the `action` field (Enter in the name field of some clients): a save.
+        let (status, page) =
+            call(&app, "POST", "/preferences", &form_body(&token, "name=Ann")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains("gets no more mail from Test &lt;Site&gt;"),
+            "{page}"
+        );
+        let p = f.profile("ann@example.com");
+        assert_eq!((p.status, p.lists.len()), (MemberStatus::Unsubscribed, 0));
+    }
+
+    #[tokio::test]
+    async fn leave_everything_unsubscribes_as_the_unsubscribe_link_does() {
+        let f = fixture();
+        f.add("ann@example.com", "Ann", &["all", "seo"]);
+        let token = f.prefs_token("ann@example.com");
+        let app = f.app_at(T0);
+        // The form's other fields come along and are ignored: leaving keeps the name.
+        let (status, page) = call(
+            &app,
+            "POST",
+            "/preferences",
+            &form_body(&token, "name=Eve&list=all&action=leave"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("You left every list"), "{page}");
+        assert!(!page.contains(" checked>"), "{page}");
+        let m = &f.db().members(None, None).unwrap()[0];
+        assert_eq!(
+            (m.status, m.name.as_str(), m.lists.len()),
+            (MemberStatus::Unsubscribed, "Ann", 0)
+        );
+        // The link keeps working: ticking a list comes back, without a confirmation.
+        let (status, _) = call(
+            &app,
+            "POST",
+            "/preferences",
+            &form_body(&token, "name=Ann&list=seo"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let p = f.profile("ann@example.com");
+        assert_eq!(
+            (p.status, p.lists),
+            (MemberStatus::Active, vec!["seo".to_string()])
+        );
+    }
+
+    #[tokio::test]
+    async fn forged_altered_and_foreign_preferences_tokens_get_400_and_change_nothing() {
+        let f = fixture();
+        f.add("ann@example.com", "Ann", &["all"]);
+        let good = f.prefs_token("ann@example.com");
+        let key = f.db().key_of("ann@example.com").unwrap().unwrap();
+        let (body, tag) = good.split_once('.').unwrap();
+        let altered = format!(
+            "{body}.{}{}",
+            if tag.starts_with('A') { "B" } else { "A" },
+            &tag[1..]
+        );
+        let forged = tokens::sign_preferences(&[9; 32], &key);
+        let unknown = tokens::sign_preferences(&f.secret(), "no-such-key");
+        let unsubscribe = tokens::sign_unsubscribe(&f.secret(), &key, &["all".into()]);
+        let before = f.db().members(None, None).unwrap();
+        let app = f.app_at(T0);
+        for bad in [
+            altered.as_str(),
+            forged.as_str(),
+            unknown.as_str(),
+            unsubscribe.as_str(),
+            "junk",
+            "",
+        ] {
+            let (status, page) = call(&app, "GET", &format!("/preferences?token={bad}"), "").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "GET {bad}");
+            assert!(page.contains("This link does not work"), "{page}");
+            assert!(!page.contains("ann@example.com"), "{page}");
+            let (status, _) = call(
+                &app,
+                "POST",
+                "/preferences",
+                &form_body(bad, "name=X&list=seo&action=leave"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "POST {bad}");
+            let (status, _) = call(
+                &app,
+                "POST",
+                "/preferences",
+                &form_body(bad, "name=X&list=seo"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "POST {bad}");
+        }
+        assert_eq!(f.db().members(None, None).unwrap(), before);
+        // The log has no token.
+        let log = f.log.lock().unwrap().join("\n");
+        assert!(!log.contains(body), "{log}");
+        assert!(log.contains("GET /preferences 400"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn a_hostile_name_is_escaped_on_the_preferences_page_and_kept_on_one_line() {
+        let f = fixture();
+        f.add("eve@example.com", "", &["all"]);
+        let token = f.prefs_token("eve@example.com");
+        let app = f.app_at(T0);
+        let (status, page) = call(
+            &app,
+            "POST",
+            "/preferences",
+            &form_body(&token, "name=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%0D%0ABcc%3A+x%40evil.example&list=all"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("&quot;&gt;&lt;script&gt;"), "{page}");
+        let name = f.profile("eve@example.com").name;
+        assert_eq!(name, "\"><script>alert(1)</script> Bcc: x@evil.example");
+        let (_, page) = call(&app, "GET", &format!("/preferences?token={token}"), "").await;
+        assert!(!page.contains("<script>"), "{page}");
+    }
+
+    // The welcome mail.
+
+    /// A message's parts, decoded: (text, HTML).
+    fn parts(raw: &[u8]) -> (String, String) {
+        let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+        (
+            msg.body_text(0).unwrap().replace("\r\n", "\n"),
+            msg.body_html(0).unwrap().to_string(),
+        )
+    }
+
+    impl Fixture {
+        /// Signs `email` up for `lists` (`list=a&list=b`) as "Ann" and confirms.
+        async fn sign_up_and_confirm(&self, app: &Router, email: &str, lists: &str) {
+            let before = self.sent.lock().unwrap().len();
+            let body = format!("email={}&name=Ann&list=&{lists}", email.replace('@', "%40"));
+            assert_eq!(
+                call(app, "POST", "/subscribe", &body).await.0,
+                StatusCode::OK
+            );
+            let raw = self.sent.lock().unwrap()[before].2.clone();
+            let (status, page) = call(
+                app,
+                "POST",
+                "/confirm",
+                &format!("token={}", token_in(&raw)),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_sign_up_gets_one_welcome_mail_with_its_lists_and_links() {
+        let f = fixture();
+        let app = f.app_at(T0);
+        f.sign_up_and_confirm(&app, "ann@example.com", "list=seo&list=weekly")
+            .await;
+        let sent = f.sent.lock().unwrap().clone();
+        let folders: Vec<&str> = sent.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(folders, ["confirm", "welcome"]);
+        assert_eq!(sent[1].1.to, "ann@example.com");
+        let raw = String::from_utf8_lossy(&sent[1].2).into_owned();
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(
+            headers.contains("Subject: Welcome to Test <Site>"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("List-Unsubscribe: <http://127.0.0.1:8080/unsubscribe?token="),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("Auto-Submitted: auto-generated"),
+            "{headers}"
+        );
+        let (text, html) = parts(&sent[1].2);
+        assert!(text.starts_with("Hi Ann,"), "{text}");
+        assert!(
+            text.contains("- SEO: every post\n- The week: weekly on Monday at 08:00\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Everything"),
+            "only the lists joined: {text}"
+        );
+        assert!(html.contains("weekly on Monday at 08:00"), "{html}");
+        // Its links work: the preferences page, and the unsubscribe of the lists joined.
+        let key = f.db().key_of("ann@example.com").unwrap().unwrap();
+        let prefs = crate::newsletter::links::preferences_url(&f.config, &f.secret(), &key);
+        assert!(text.contains(&prefs), "{text}");
+        assert!(html.contains(&prefs), "{html}");
+        let unsub = crate::newsletter::links::unsubscribe_url(
+            &f.config,
+            &f.secret(),
+            &key,
+            &["seo".into(), "weekly".into()],
+        );
+        assert!(headers.contains(&unsub), "{headers}");
+
+        // A link used twice sends nothing more.
+        let token = token_in(&sent[0].2);
+        assert_eq!(
+            call(&app, "POST", "/confirm", &format!("token={token}"))
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(f.sent.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn no_welcome_mail_when_the_site_turns_it_off() {
+        let f = fixture_with("  welcome: false\n");
+        let app = f.app_at(T0);
+        f.sign_up_and_confirm(&app, "ann@example.com", "list=all")
+            .await;
+        let folders: Vec<String> = f.sent.lock().unwrap().iter().map(|s| s.0.clone()).collect();
+        assert_eq!(folders, ["confirm"]);
+        assert_eq!(f.profile("ann@example.com").lists, ["all"]);
+    }
+
+    /// Takes confirmation mails, refuses welcome mails.
+    struct NoWelcome(Sent);
+
+    impl Transport for NoWelcome {
+        fn send(&self, folder: &str, envelope: &Envelope, raw: &[u8]) -> Result<String, Failure> {
+            if folder == "welcome" {
+                return Err(Failure::Transient("451 4.3.0 greylisted".into()));
+            }
+            Recorder(self.0.clone()).send(folder, envelope, raw)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_welcome_mail_that_fails_is_logged_and_the_sign_up_stands() {
+        let f = fixture();
+        let app = f.app_with(T0, Box::new(NoWelcome(f.sent.clone())));
+        f.sign_up_and_confirm(&app, "ann@example.com", "list=all")
+            .await;
+        let p = f.profile("ann@example.com");
+        assert_eq!(
+            (p.status, p.lists),
+            (MemberStatus::Active, vec!["all".to_string()])
+        );
+        let log = f.log.lock().unwrap().join("\n");
+        assert!(
+            log.contains("POST /confirm 200")
+                && log.contains("welcome mail not sent: deferred: 451 4.3.0 greylisted"),
+            "{log}"
+        );
+        assert!(!log.contains("ann@example.com"), "{log}");
     }
 }

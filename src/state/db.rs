@@ -122,7 +122,18 @@ const MIGRATIONS: &[&str] = &[
         skipped_at INTEGER NOT NULL,
         reason TEXT NOT NULL
     );",
-    // 3: complaints and returned mail. SQLite cannot change a CHECK, so `subscribers` is
+    // 3: sign-ups waiting for their confirmation, under the nonce their link carries (the link
+    // carries nothing else: no address, no name).
+    "CREATE TABLE signups (
+        nonce TEXT PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        lists TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX signups_by_expiry ON signups(expires_at);",
+    // 4: complaints and returned mail. SQLite cannot change a CHECK, so `subscribers` is
     // rebuilt for the status `complained` (SQLite's twelve steps; foreign keys are off while
     // migrations run, so `memberships` keeps every row), with its key index and trigger. Then
     // the record of returned mail (one row per report, so none counts twice), the soft
@@ -458,6 +469,17 @@ mod tests {
         })
         .unwrap();
         db.confirm("n1", "c@example.com", "", &all, 1).unwrap();
+        db.sign_up(
+            &crate::state::subscribers::SignUp {
+                email: "d@example.com".into(),
+                name: String::new(),
+                lists: all.to_vec(),
+                nonce: "n2".into(),
+                expires: 9,
+            },
+            1,
+        )
+        .unwrap();
         db.plan_campaign("post", &all, 2).unwrap();
         db.start_run(2).unwrap();
         db.conn

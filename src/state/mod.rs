@@ -1,6 +1,6 @@
 //! herald's state under `state_dir`: one SQLite database (subscribers, list membership, the
-//! delivery journal, runs, used confirmation tokens, returned mail), the HMAC secret, and the
-//! publish lock.
+//! delivery journal, runs, sign-ups waiting for their confirmation, used confirmation tokens,
+//! returned mail), the HMAC secret, and the publish lock.
 //!
 //! Knows rows, never Markdown or mail. Every write is one short transaction, so `publish` and
 //! `serve` can share the database (WAL, busy timeout).

@@ -4,7 +4,12 @@
 //! `bounced` or `complained`. Each membership has its own status too, so that unsubscribing
 //! from one list is remembered for that list. Only an active subscriber with an active
 //! membership gets mail. An unsubscribed, bounced or complained address is never brought back
-//! by a CSV, an import or `add`: only by a new confirmed sign-up ([`Db::confirm`]).
+//! by a CSV, an import or `add`: only by a new confirmed sign-up ([`Db::confirm`]) or by the
+//! person ticking a list on their preferences page ([`Db::set_preferences`]), whose link came
+//! in a mail to that address.
+//!
+//! A sign-up waits for its confirmation in `signups`, under the nonce of the link mailed for
+//! it ([`Db::sign_up`]): the link itself names nobody.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -53,6 +58,30 @@ pub struct Member {
     /// `complained`).
     pub status: MemberStatus,
     /// Lists with an active (or, for pending subscribers, pending) membership.
+    pub lists: Vec<String>,
+}
+
+/// A sign-up waiting for its confirmation: what the person asked for, stored under the nonce
+/// of the link mailed to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUp {
+    pub email: String,
+    pub name: String,
+    /// List ids, in the order chosen.
+    pub lists: Vec<String>,
+    pub nonce: String,
+    /// Unix seconds after which its link is refused; the row is dropped by a later sign-up.
+    pub expires: i64,
+}
+
+/// The subscriber a preferences link names, as their page shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub email: String,
+    pub name: String,
+    pub status: MemberStatus,
+    /// The lists they get mail from: their active memberships while they are active; none
+    /// while they are pending, unsubscribed or bounced. In list id order.
     pub lists: Vec<String>,
 }
 
@@ -267,20 +296,128 @@ impl Db {
                     }
                 }
             }
-            let left: i64 = tx.query_row(
-                "SELECT count(*) FROM memberships WHERE subscriber_id = ?1 AND status = 'active'",
-                [id],
-                |r| r.get(0),
+            self.unsubscribed_if_none_left(id, now)?;
+            tx.commit()?;
+            Ok(true)
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// The end of every unsubscription: with no active membership left, the subscriber is
+    /// `unsubscribed` (a bounced one stays `bounced`).
+    fn unsubscribed_if_none_left(&self, id: i64, now: i64) -> rusqlite::Result<()> {
+        let left: i64 = self.conn.query_row(
+            "SELECT count(*) FROM memberships WHERE subscriber_id = ?1 AND status = 'active'",
+            [id],
+            |r| r.get(0),
+        )?;
+        if left == 0 {
+            self.conn.execute(
+                "UPDATE subscribers SET status = 'unsubscribed', updated_at = ?2
+                 WHERE id = ?1 AND status NOT IN ('bounced', 'complained')",
+                params![id, now],
             )?;
-            if left == 0 {
+        }
+        Ok(())
+    }
+
+    fn profile_by_id(&self, id: i64) -> rusqlite::Result<Option<Profile>> {
+        let Some((email, name, status)) = self
+            .conn
+            .prepare_cached("SELECT email, name, status FROM subscribers WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let lists = if status == MemberStatus::Active {
+            let mut st = self.conn.prepare_cached(
+                "SELECT list_id FROM memberships WHERE subscriber_id = ?1 AND status = 'active'
+                 ORDER BY list_id",
+            )?;
+            st.query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(Some(Profile {
+            email,
+            name,
+            status,
+            lists,
+        }))
+    }
+
+    fn id_by_key(&self, key: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT id FROM subscribers WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()
+    }
+
+    /// The subscriber with `key`, as their preferences page shows them.
+    pub fn profile(&self, key: &str) -> Result<Option<Profile>> {
+        let run = || -> rusqlite::Result<Option<Profile>> {
+            match self.id_by_key(key)? {
+                Some(id) => self.profile_by_id(id),
+                None => Ok(None),
+            }
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Saves the preferences page of the subscriber with `key`, in one transaction: their
+    /// name becomes `name`, and afterwards they get mail from exactly `lists`.
+    ///
+    /// Every other active membership is left as [`Db::unsubscribe`] leaves it (marked
+    /// `unsubscribed`, so no CSV brings it back; the subscriber `unsubscribed` when none is
+    /// left). Joining needs no confirmation (the link came in a mail to the address): a ticked
+    /// list becomes an active membership, and a subscriber who is pending, unsubscribed or
+    /// bounced becomes active again, as a confirmed sign-up would make them. Returns the
+    /// profile as saved, or `None` (and nothing changed) when no subscriber has `key`.
+    pub fn set_preferences(
+        &self,
+        key: &str,
+        name: &str,
+        lists: &[String],
+        now: i64,
+    ) -> Result<Option<Profile>> {
+        let run = || -> rusqlite::Result<Option<Profile>> {
+            let tx = self.write_transaction()?;
+            let Some(id) = self.id_by_key(key)? else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE subscribers SET name = ?2, updated_at = ?3 WHERE id = ?1 AND name != ?2",
+                params![id, name, now],
+            )?;
+            let joined: Vec<String> = {
+                let mut st = tx.prepare(
+                    "SELECT list_id FROM memberships WHERE subscriber_id = ?1 AND status != 'unsubscribed'",
+                )?;
+                st.query_map([id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            for l in joined.iter().filter(|l| !lists.contains(l)) {
+                self.set_membership(id, l, MemberStatus::Unsubscribed, now)?;
+            }
+            for l in lists {
+                self.set_membership(id, l, MemberStatus::Active, now)?;
+            }
+            if lists.is_empty() {
+                self.unsubscribed_if_none_left(id, now)?;
+            } else {
                 tx.execute(
-                    "UPDATE subscribers SET status = 'unsubscribed', updated_at = ?2
-                     WHERE id = ?1 AND status NOT IN ('bounced', 'complained')",
+                    "UPDATE subscribers SET status = 'active', reason = NULL, updated_at = ?2
+                     WHERE id = ?1 AND status != 'active'",
                     params![id, now],
                 )?;
             }
+            let profile = self.profile_by_id(id)?;
             tx.commit()?;
-            Ok(true)
+            Ok(profile)
         };
         run().map_err(|e| self.err(e))
     }
@@ -298,26 +435,74 @@ impl Db {
         Ok(())
     }
 
-    /// A sign-up through `serve`, before confirmation. A new address becomes `pending`; a
-    /// known one keeps its status until it confirms (no change an outsider could observe).
-    pub fn sign_up(&self, email: &str, name: &str, now: i64) -> Result<()> {
+    /// A sign-up through `serve`, before confirmation, stored under its link's nonce. A new
+    /// address becomes `pending`; a known one keeps its status, name and lists until it
+    /// confirms (no change an outsider could observe). Sign-ups whose links expired are
+    /// dropped on the way.
+    pub fn sign_up(&self, s: &SignUp, now: i64) -> Result<()> {
         let run = || -> rusqlite::Result<()> {
             // Write-locked before the read: two sign-ups of one new address cannot both
             // find it absent.
             let tx = self.write_transaction()?;
-            if self.subscriber(&normalize(email))?.is_none() {
-                self.create(email, name, MemberStatus::Pending, now)?;
-            }
+            tx.execute("DELETE FROM signups WHERE expires_at < ?1", [now])?;
+            let id = match self.subscriber(&normalize(&s.email))? {
+                Some((id, _)) => id,
+                None => self.create(&s.email, &s.name, MemberStatus::Pending, now)?,
+            };
+            let lists = serde_json::to_string(&s.lists).unwrap_or_else(|_| "[]".into());
+            tx.execute(
+                "INSERT INTO signups (nonce, subscriber_id, name, lists, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![s.nonce, id, s.name, lists, s.expires, now],
+            )?;
             tx.commit()
         };
         run().map_err(|e| self.err(e))
     }
 
+    /// The sign-up stored under `nonce`, if it waits for its confirmation still.
+    pub fn pending_sign_up(&self, nonce: &str) -> Result<Option<SignUp>> {
+        let run = || -> rusqlite::Result<Option<SignUp>> {
+            self.conn
+                .prepare_cached(
+                    "SELECT s.email, g.name, g.lists, g.expires_at FROM signups g
+                     JOIN subscribers s ON s.id = g.subscriber_id WHERE g.nonce = ?1",
+                )?
+                .query_row([nonce], |r| {
+                    let lists: String = r.get(2)?;
+                    let lists = serde_json::from_str(&lists).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?;
+                    Ok(SignUp {
+                        email: r.get(0)?,
+                        name: r.get(1)?,
+                        lists,
+                        nonce: nonce.to_string(),
+                        expires: r.get(3)?,
+                    })
+                })
+                .optional()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Whether the confirmation link with `nonce` was used.
+    pub fn nonce_used(&self, nonce: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM used_tokens WHERE nonce = ?1")
+            .and_then(|mut st| st.exists([nonce]))
+            .map_err(|e| self.err(e))
+    }
+
     /// A confirmed sign-up: the address becomes active in `lists`, even if it had
     /// unsubscribed, bounced or complained before (this is the one way back: the person
-    /// asked for the mail again, from that mailbox). The confirmation link's
-    /// `nonce` is spent in the same transaction: false, and nothing changed, when it was
-    /// spent before; a confirmation that fails leaves the link usable.
+    /// asked for the mail again, from that mailbox). The confirmation link's `nonce` is spent,
+    /// and its stored sign-up dropped, in the same transaction: false, and nothing changed,
+    /// when it was spent before; a confirmation that fails leaves the link usable.
     pub fn confirm(
         &self,
         nonce: &str,
@@ -335,6 +520,7 @@ impl Db {
             if !fresh {
                 return Ok(false);
             }
+            tx.execute("DELETE FROM signups WHERE nonce = ?1", [nonce])?;
             let id = match self.subscriber(&normalize(email))? {
                 Some((id, _)) => {
                     tx.execute(
@@ -622,11 +808,12 @@ mod tests {
             let barrier = std::sync::Barrier::new(2);
             std::thread::scope(|s| {
                 let runs: Vec<_> = (0..2)
-                    .map(|_| {
-                        s.spawn(|| {
+                    .map(|t| {
+                        let (dir, barrier, email) = (&dir, &barrier, &email);
+                        s.spawn(move || {
                             let db = Db::open(dir.path()).unwrap();
                             barrier.wait();
-                            db.sign_up(&email, "", 1)
+                            db.sign_up(&sign_up(email, &format!("{email}-{t}"), &[]), 1)
                         })
                     })
                     .collect();
@@ -635,6 +822,187 @@ mod tests {
                 }
             });
         }
+    }
+
+    fn sign_up(email: &str, nonce: &str, lists: &[&str]) -> SignUp {
+        SignUp {
+            email: email.into(),
+            name: "Eve".into(),
+            lists: lists.iter().map(|l| l.to_string()).collect(),
+            nonce: nonce.into(),
+            expires: 100,
+        }
+    }
+
+    fn key(db: &Db, email: &str) -> String {
+        db.key_of(email).unwrap().unwrap()
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_sign_up_waits_under_its_nonce_and_leaves_a_known_address_as_it_was() {
+        let (_d, db) = db();
+        db.add_member("ann@example.com", "Ann", "all", Source::Cli, 1)
+            .unwrap();
+        let before = db.members(None, None).unwrap();
+        db.sign_up(&sign_up("Ann@Example.com", "n1", &["seo", "all"]), 2)
+            .unwrap();
+        assert_eq!(db.members(None, None).unwrap(), before, "nothing changed");
+        let waiting = db.pending_sign_up("n1").unwrap().unwrap();
+        assert_eq!(
+            (
+                waiting.email.as_str(),
+                waiting.name.as_str(),
+                waiting.lists.clone()
+            ),
+            ("ann@example.com", "Eve", ids(&["seo", "all"]))
+        );
+        assert!(!db.nonce_used("n1").unwrap());
+        // A new address waits as `pending`, with no list yet.
+        db.sign_up(&sign_up("new@example.com", "n2", &["all"]), 2)
+            .unwrap();
+        let new = db.members(None, Some(MemberStatus::Pending)).unwrap();
+        assert_eq!(
+            (new[0].email.as_str(), new[0].lists.len()),
+            ("new@example.com", 0)
+        );
+
+        assert!(
+            db.confirm("n1", "ann@example.com", "Eve", &waiting.lists, 3)
+                .unwrap()
+        );
+        assert_eq!(db.pending_sign_up("n1").unwrap(), None, "spent");
+        assert!(db.nonce_used("n1").unwrap());
+        assert!(!db.nonce_used("n2").unwrap());
+        let ann = &db.members(None, Some(MemberStatus::Active)).unwrap()[0];
+        assert_eq!(
+            (ann.name.as_str(), ann.lists.clone()),
+            ("Eve", ids(&["all", "seo"]))
+        );
+    }
+
+    #[test]
+    fn expired_sign_ups_are_dropped_by_the_next_one() {
+        let (_d, db) = db();
+        db.sign_up(&sign_up("a@example.com", "old", &["all"]), 1)
+            .unwrap();
+        db.sign_up(&sign_up("b@example.com", "edge", &["all"]), 1)
+            .unwrap();
+        // At the second its link expires, a sign-up is kept; one second later, dropped.
+        db.sign_up(&sign_up("c@example.com", "new", &["all"]), 100)
+            .unwrap();
+        assert!(db.pending_sign_up("old").unwrap().is_some());
+        db.sign_up(&sign_up("d@example.com", "newer", &["all"]), 101)
+            .unwrap();
+        assert_eq!(db.pending_sign_up("old").unwrap(), None);
+        assert_eq!(db.pending_sign_up("edge").unwrap(), None);
+        assert!(db.pending_sign_up("newer").unwrap().is_some());
+    }
+
+    #[test]
+    fn preferences_join_leave_and_rename_in_one_save() {
+        let (_d, db) = db();
+        db.merge_csv("all", "d1", 1, || rows(&["a@example.com"]))
+            .unwrap();
+        db.add_member("a@example.com", "", "seo", Source::Cli, 1)
+            .unwrap();
+        let k = key(&db, "a@example.com");
+        let p = db.profile(&k).unwrap().unwrap();
+        assert_eq!(
+            (p.email.as_str(), p.status, p.lists),
+            ("a@example.com", MemberStatus::Active, ids(&["all", "seo"]))
+        );
+
+        let p = db
+            .set_preferences(&k, "Ann Lee", &ids(&["seo", "weekly"]), 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.lists),
+            ("Ann Lee", ids(&["seo", "weekly"]))
+        );
+        assert_eq!(db.profile(&k).unwrap().unwrap().name, "Ann Lee");
+        // Leaving a list is an unsubscription: the list's CSV does not bring it back.
+        let m = db
+            .merge_csv("all", "d2", 3, || rows(&["a@example.com", "b@example.com"]))
+            .unwrap();
+        assert_eq!((m.added, m.suppressed), (1, 1));
+        assert_eq!(
+            db.members(Some("all"), Some(MemberStatus::Active))
+                .unwrap()
+                .len(),
+            1,
+            "only b"
+        );
+    }
+
+    #[test]
+    fn leaving_every_list_unsubscribes_and_ticking_one_brings_them_back() {
+        let (_d, db) = db();
+        db.add_member("a@example.com", "Ann", "all", Source::Cli, 1)
+            .unwrap();
+        let k = key(&db, "a@example.com");
+        let p = db.set_preferences(&k, "Ann", &[], 2).unwrap().unwrap();
+        assert_eq!((p.status, p.lists.len()), (MemberStatus::Unsubscribed, 0));
+        assert_eq!(
+            db.members(None, None).unwrap()[0].status,
+            MemberStatus::Unsubscribed
+        );
+        // Unsubscribed: ticking a list is the way back, no confirmation needed.
+        let p = db
+            .set_preferences(&k, "Ann", &ids(&["seo"]), 3)
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.status, p.lists), (MemberStatus::Active, ids(&["seo"])));
+
+        // Bounced: saving with nothing ticked keeps it bounced; ticking a list revives it.
+        db.mark_bounced("a@example.com", "550 no such user", 4)
+            .unwrap();
+        let p = db.profile(&k).unwrap().unwrap();
+        assert_eq!((p.status, p.lists.len()), (MemberStatus::Bounced, 0));
+        let p = db.set_preferences(&k, "Ann", &[], 5).unwrap().unwrap();
+        assert_eq!(p.status, MemberStatus::Bounced);
+        let p = db
+            .set_preferences(&k, "Ann", &ids(&["all"]), 6)
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.status, p.lists), (MemberStatus::Active, ids(&["all"])));
+        let reason: Option<String> = db
+            .conn
+            .query_row("SELECT reason FROM subscribers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(reason, None);
+    }
+
+    #[test]
+    fn preferences_of_an_unknown_key_change_nothing() {
+        let (_d, db) = db();
+        db.add_member("a@example.com", "Ann", "all", Source::Cli, 1)
+            .unwrap();
+        let before = db.members(None, None).unwrap();
+        assert_eq!(db.profile("nobody").unwrap(), None);
+        assert_eq!(
+            db.set_preferences("nobody", "X", &ids(&["seo"]), 2)
+                .unwrap(),
+            None
+        );
+        assert_eq!(db.set_preferences("", "X", &[], 2).unwrap(), None);
+        assert_eq!(db.members(None, None).unwrap(), before);
+    }
+
+    #[test]
+    fn a_failed_save_changes_nothing() {
+        let (_d, db) = db();
+        db.add_member("a@example.com", "Ann", "all", Source::Cli, 1)
+            .unwrap();
+        let k = key(&db, "a@example.com");
+        let before = db.members(None, None).unwrap();
+        fail_memberships(&db);
+        assert!(db.set_preferences(&k, "Eve", &ids(&["seo"]), 2).is_err());
+        assert_eq!(db.members(None, None).unwrap(), before, "name kept too");
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //!   old mail still works. Mail sent before subscribers had keys carries the older form,
 //!   (address, list ids), which is still accepted.
 //! - preferences: (key); never expires.
-//! - confirm: (address, name, list ids, expiry, nonce); the nonce makes it single use.
+//! - confirm: (nonce, expiry). The sign-up it confirms (address, name, lists) waits in the
+//!   database under the nonce (`Db::sign_up`), so the link carries nothing about the person;
+//!   the nonce also makes it single use. Links mailed before that carry the older form,
+//!   (address, name, list ids, expiry, nonce), which is still accepted until it expires.
 //!
 //! Verification is constant time (`Mac::verify_slice`); a token for one subscriber or list set
 //! cannot be turned into another without the secret.
@@ -37,6 +40,26 @@ pub struct Unsubscribe {
 }
 
 /// What a confirmation token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmLink {
+    /// The sign-up stored under `nonce`; the token is refused after `expires` (Unix seconds).
+    Stored { nonce: String, expires: i64 },
+    /// The older form, which carried the sign-up itself.
+    Carried(Confirm),
+}
+
+impl ConfirmLink {
+    /// Unix seconds after which the token is refused.
+    pub fn expires(&self) -> i64 {
+        match self {
+            ConfirmLink::Stored { expires, .. } => *expires,
+            ConfirmLink::Carried(c) => c.expires,
+        }
+    }
+}
+
+/// The older confirmation token's payload: the sign-up itself, readable by anyone who sees
+/// the link. No longer made; accepted until it expires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirm {
     pub email: String,
@@ -58,8 +81,11 @@ enum Payload {
     Leave { k: String, l: Vec<String> },
     #[serde(rename = "p")]
     Preferences { k: String },
+    /// The older confirmation form, which carried the sign-up.
     #[serde(rename = "c")]
     Confirm(Confirm),
+    #[serde(rename = "s")]
+    SignUp { n: String, e: i64 },
 }
 
 fn mac(secret: &[u8; 32]) -> HmacSha256 {
@@ -107,7 +133,7 @@ pub fn verify_unsubscribe(secret: &[u8; 32], token: &str) -> Option<Unsubscribe>
             who: Who::Email(email),
             lists,
         }),
-        Payload::Preferences { .. } | Payload::Confirm(_) => None,
+        Payload::Preferences { .. } | Payload::Confirm(_) | Payload::SignUp { .. } => None,
     }
 }
 
@@ -124,14 +150,25 @@ pub fn verify_preferences(secret: &[u8; 32], token: &str) -> Option<String> {
     }
 }
 
-pub fn sign_confirm(secret: &[u8; 32], confirm: &Confirm) -> String {
-    sign(secret, &Payload::Confirm(confirm.clone()))
+/// The confirmation token of the sign-up stored under `nonce`, refused after `expires`.
+pub fn sign_confirm(secret: &[u8; 32], nonce: &str, expires: i64) -> String {
+    sign(
+        secret,
+        &Payload::SignUp {
+            n: nonce.to_string(),
+            e: expires,
+        },
+    )
 }
 
 /// `None` for a forged, altered or foreign token; expiry and single use are the caller's.
-pub fn verify_confirm(secret: &[u8; 32], token: &str) -> Option<Confirm> {
+pub fn verify_confirm(secret: &[u8; 32], token: &str) -> Option<ConfirmLink> {
     match verify(secret, token)? {
-        Payload::Confirm(c) => Some(c),
+        Payload::SignUp { n, e } => Some(ConfirmLink::Stored {
+            nonce: n,
+            expires: e,
+        }),
+        Payload::Confirm(c) => Some(ConfirmLink::Carried(c)),
         _ => None,
     }
 }
@@ -204,18 +241,58 @@ mod tests {
     }
 
     #[test]
+    fn a_confirmation_link_carries_a_nonce_and_its_expiry_only() {
+        let n = nonce();
+        let t = sign_confirm(&K, &n, 1_750_000_000);
+        let body = B64.decode(t.split_once('.').unwrap().0).unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            format!(r#"{{"t":"s","n":"{n}","e":1750000000}}"#)
+        );
+        let link = verify_confirm(&K, &t).unwrap();
+        assert_eq!(
+            link,
+            ConfirmLink::Stored {
+                nonce: n,
+                expires: 1_750_000_000
+            }
+        );
+        assert_eq!(link.expires(), 1_750_000_000);
+        assert!(verify_confirm(&[8; 32], &t).is_none(), "other secret");
+    }
+
+    #[test]
+    fn the_older_confirmation_form_is_still_accepted() {
+        // The bytes a confirmation mail carried before sign-ups were stored, signed by hand.
+        let body = br#"{"t":"c","email":"a@example.com","name":"Ann","lists":["all"],"expires":9,"nonce":"n1"}"#;
+        let mut m = mac(&K);
+        m.update(body);
+        let t = format!(
+            "{}.{}",
+            B64.encode(body),
+            B64.encode(m.finalize().into_bytes())
+        );
+        let link = verify_confirm(&K, &t).unwrap();
+        assert_eq!(
+            link,
+            ConfirmLink::Carried(Confirm {
+                email: "a@example.com".into(),
+                name: "Ann".into(),
+                lists: vec!["all".into()],
+                expires: 9,
+                nonce: "n1".into(),
+            })
+        );
+        assert_eq!(link.expires(), 9);
+        assert!(verify_unsubscribe(&K, &t).is_none());
+    }
+
+    #[test]
     fn token_kinds_do_not_mix() {
-        let c = Confirm {
-            email: "a@e.com".into(),
-            name: String::new(),
-            lists: vec![],
-            expires: 1,
-            nonce: nonce(),
-        };
-        let t = sign_confirm(&K, &c);
+        let t = sign_confirm(&K, "n", 1);
         assert!(verify_unsubscribe(&K, &t).is_none());
         assert!(verify_preferences(&K, &t).is_none());
-        assert_eq!(verify_confirm(&K, &t).unwrap(), c);
+        assert!(verify_confirm(&K, &t).is_some());
         let p = sign_preferences(&K, "k");
         assert!(verify_unsubscribe(&K, &p).is_none());
         assert!(verify_confirm(&K, &p).is_none());
