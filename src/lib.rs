@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod content;
 pub mod dates;
+pub mod dkim;
 pub mod error;
 pub mod feeds;
 pub mod newsletter;

@@ -3,6 +3,7 @@
 
 mod build;
 mod check;
+mod dkim;
 mod init;
 mod publish;
 mod serve;
@@ -127,6 +128,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Subscribers(cmd) => subscribers::run(&ctx, cmd),
         Command::Unsubscribe { token } => subscribers::unsubscribe(&ctx, &token),
         Command::Serve { listen } => serve::run(&ctx, listen),
+        Command::Dkim(cmd) => dkim::run(&ctx, cmd),
     }
 }
 

@@ -110,8 +110,22 @@ pub struct RawNewsletter {
     pub max_lateness: Option<String>,
     /// `newsletter.welcome`, default `true`: a welcome mail after a confirmed sign-up.
     pub welcome: Option<bool>,
+    /// `newsletter.dkim`, optional: sign every message with this key.
+    pub dkim: Option<RawDkim>,
     /// `newsletter.lists`, at least one.
     pub lists: Vec<RawList>,
+}
+
+/// `newsletter.dkim`: all three keys required.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDkim {
+    /// The signing domain, `d=`.
+    pub domain: String,
+    /// The selector, `s=`: the key's record is at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// The PEM private key, relative to the site root.
+    pub private_key_file: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -464,7 +464,7 @@ pub fn confirmation_mail(
         .multipart(alternative(text, html))
         .map_err(|e| Error::msg(format!("building the confirmation mail: {e}")))?;
     let envelope = sender.envelope(&c.email);
-    Ok((envelope, msg.formatted()))
+    Ok((envelope, sender.formatted(msg)))
 }
 
 #[cfg(test)]
