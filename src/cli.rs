@@ -93,6 +93,14 @@ pub enum Command {
     /// DKIM keys for signing the newsletter's mail.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// Check the sender's DNS (MX, SPF, DKIM, DMARC), the relay's TLS and serve.public_url;
+    /// one line per finding with its fix. Exits 1 when any finding is an error.
+    Doctor {
+        /// Ask this DNS server (UDP, then TCP) instead of the system's resolvers; the port
+        /// defaults to 53.
+        #[arg(long, value_name = "ADDR:PORT", value_parser = parse_dns_server)]
+        dns: Option<std::net::SocketAddr>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,6 +205,17 @@ impl ValueEnum for crate::dkim::Algorithm {
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(PossibleValue::new(self.name()))
     }
+}
+
+/// `--dns`: `ADDR:PORT`, or an address alone for port 53.
+fn parse_dns_server(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.parse()
+        .or_else(|_| {
+            s.trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .map(|ip| std::net::SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| "expected an address and port such as 127.0.0.1:5353 or [::1]:53".into())
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {

@@ -4,6 +4,7 @@
 mod build;
 mod check;
 mod dkim;
+mod doctor;
 mod init;
 mod publish;
 mod serve;
@@ -129,6 +130,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Unsubscribe { token } => subscribers::unsubscribe(&ctx, &token),
         Command::Serve { listen } => serve::run(&ctx, listen),
         Command::Dkim(cmd) => dkim::run(&ctx, cmd),
+        Command::Doctor { dns } => doctor::run(&ctx, dns),
     }
 }
 
