@@ -1031,3 +1031,27 @@ fn without_a_public_url_links_point_at_the_server_itself() {
     let (status, page) = text(c.get(link).send().unwrap());
     assert_eq!(status, StatusCode::OK, "{page}");
 }
+
+#[test]
+fn the_confirmation_mail_is_dkim_signed() {
+    let site = site();
+    let published = crate::support::dkim::sign_with_new_key(&site, "rsa");
+    let server = Server::start(&site);
+    let c = client();
+    assert_eq!(
+        sign_up(&c, &server, &[("email", "signed@example.com")]).0,
+        StatusCode::OK
+    );
+    let raw = site.read_bytes("outbox/confirm/signed@example.com.eml");
+    crate::support::dkim::verify(&raw, &published.text())
+        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&raw)));
+    // Signed as absent: a List-Id added on the way breaks the signature.
+    let with_list_id = String::from_utf8_lossy(&raw)
+        .replacen(
+            "\r\nSubject: ",
+            "\r\nList-Id: <x.example.com>\r\nSubject: ",
+            1,
+        )
+        .into_bytes();
+    assert!(crate::support::dkim::verify(&with_list_id, &published.text()).is_err());
+}

@@ -10,6 +10,8 @@ mod support;
 // Topic modules: add new ones here (newsletter, serve, ...), one file per topic in tests/.
 mod cli;
 mod digests;
+mod dkim;
+mod doctor;
 mod faults;
 mod feeds;
 mod generators;
