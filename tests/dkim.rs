@@ -352,3 +352,30 @@ fn unsigned_mail_is_as_before() {
         );
     }
 }
+
+/// Every message becomes bytes through `Sender::formatted`, which signs it: no other code calls
+/// lettre's `Message::formatted` (a new kind of mail that did would go out unsigned).
+#[test]
+fn only_the_sender_formats_messages() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let allowed = [src.join("newsletter/render.rs"), src.join("dkim/mod.rs")];
+    let callers: Vec<String> = files
+        .iter()
+        .filter(|f| !allowed.contains(f))
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains(".formatted()"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(callers.is_empty(), "use Sender::formatted in {callers:?}");
+}
