@@ -93,6 +93,41 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// DKIM keys for signing the newsletter's mail.
+    #[command(subcommand)]
+    Dkim(DkimCommand),
+    /// Check the sender's DNS (MX, SPF, DKIM, DMARC), the relay's TLS and serve.public_url;
+    /// one line per finding with its fix. Exits 1 when any finding is an error.
+    Doctor {
+        /// Ask this DNS server (UDP, then TCP) instead of the system's resolvers; the port
+        /// defaults to 53.
+        #[arg(long, value_name = "ADDR:PORT", value_parser = parse_dns_server)]
+        dns: Option<std::net::SocketAddr>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Write a new private key (mode 0600; never over an existing file) and print the DNS
+    /// record to publish and the config lines to add.
+    Keygen {
+        /// The selector: the record goes at SELECTOR._domainkey.DOMAIN (default:
+        /// newsletter.dkim.selector, else herald-YYYYMM).
+        #[arg(long, value_name = "S")]
+        selector: Option<String>,
+        /// rsa (2048 bits, verified everywhere) or ed25519 (RFC 8463, not verified by every
+        /// receiver yet).
+        #[arg(long, value_name = "ALG", default_value = "rsa")]
+        algorithm: crate::dkim::Algorithm,
+        /// The signing domain (default: newsletter.dkim.domain, else the domain of
+        /// newsletter.from.email).
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Option<String>,
+        /// Where to write the key (default: newsletter.dkim.private_key_file for its own
+        /// selector, else <state_dir>/dkim/<selector>.pem).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `herald init DIR` or `herald init --from DIR`: exactly one of the two.
@@ -173,6 +208,28 @@ impl ValueEnum for MemberStatus {
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(PossibleValue::new(self.as_str()))
     }
+}
+
+/// `--algorithm`: the names of the DNS record's `k=` tag.
+impl ValueEnum for crate::dkim::Algorithm {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[crate::dkim::Algorithm::Rsa, crate::dkim::Algorithm::Ed25519]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+/// `--dns`: `ADDR:PORT`, or an address alone for port 53.
+fn parse_dns_server(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.parse()
+        .or_else(|_| {
+            s.trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .map(|ip| std::net::SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| "expected an address and port such as 127.0.0.1:5353 or [::1]:53".into())
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {

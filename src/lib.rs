@@ -8,6 +8,8 @@ pub mod commands;
 pub mod config;
 pub mod content;
 pub mod dates;
+pub mod dkim;
+pub mod doctor;
 pub mod error;
 pub mod feeds;
 pub mod newsletter;

@@ -1629,3 +1629,27 @@ fn no_url_in_any_mail_names_the_subscriber() {
     assert!(names_address(&old, who).is_some());
     assert!(names_address(&format!("{PUBLIC}x?e=reader.one%2Bnews%40example.org"), who).is_some());
 }
+
+#[test]
+fn the_confirmation_mail_is_dkim_signed() {
+    let site = site();
+    let published = crate::support::dkim::sign_with_new_key(&site, "rsa");
+    let server = Server::start(&site);
+    let c = client();
+    assert_eq!(
+        sign_up(&c, &server, &[("email", "signed@example.com")]).0,
+        StatusCode::OK
+    );
+    let raw = site.read_bytes("outbox/confirm/signed@example.com.eml");
+    crate::support::dkim::verify(&raw, &published.text())
+        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&raw)));
+    // Signed as absent: a List-Id added on the way breaks the signature.
+    let with_list_id = String::from_utf8_lossy(&raw)
+        .replacen(
+            "\r\nSubject: ",
+            "\r\nList-Id: <x.example.com>\r\nSubject: ",
+            1,
+        )
+        .into_bytes();
+    assert!(crate::support::dkim::verify(&with_list_id, &published.text()).is_err());
+}

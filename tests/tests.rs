@@ -11,6 +11,8 @@ mod support;
 mod bounces;
 mod cli;
 mod digests;
+mod dkim;
+mod doctor;
 mod faults;
 mod feeds;
 mod generators;

@@ -39,6 +39,15 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
             ));
         }
     }
+    if let Some(n) = &config.newsletter
+        && let Some(d) = &n.dkim
+        && let Some(w) = crate::dkim::alignment_warning(&d.domain, &n.from.email)
+    {
+        ctx.ui.warn(format!(
+            "{}: {w}",
+            config.location(&["newsletter", "dkim", "domain"])
+        ));
+    }
     problems.extend(crate::newsletter::check(&config));
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));

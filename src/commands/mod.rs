@@ -4,6 +4,8 @@
 mod bounces;
 mod build;
 mod check;
+mod dkim;
+mod doctor;
 mod init;
 mod publish;
 mod serve;
@@ -129,6 +131,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Unsubscribe { token } => subscribers::unsubscribe(&ctx, &token),
         Command::Bounces(cmd) => bounces::run(&ctx, cmd),
         Command::Serve { listen } => serve::run(&ctx, listen),
+        Command::Dkim(cmd) => dkim::run(&ctx, cmd),
+        Command::Doctor { dns } => doctor::run(&ctx, dns),
     }
 }
 

@@ -218,6 +218,8 @@ pub struct Newsletter {
     pub max_lateness: chrono::TimeDelta,
     /// A welcome mail after a confirmed sign-up.
     pub welcome: bool,
+    /// `newsletter.dkim`: the key every message is signed with, loaded with the config.
+    pub dkim: Option<Dkim>,
     pub lists: Vec<List>,
     /// `newsletter.return_path`: the envelope sender becomes `local+TOKEN@domain` (VERP);
     /// `None`: `from.email`, as it is.
@@ -226,6 +228,18 @@ pub struct Newsletter {
     pub soft_bounce_limit: u32,
     /// `newsletter.bounces.imap`: the mailbox returned mail is read from.
     pub imap: Option<Imap>,
+}
+
+/// `newsletter.dkim`, with its key read and checked (once per run: a [`crate::dkim::Signer`]
+/// shared by every message).
+#[derive(Debug, Clone)]
+pub struct Dkim {
+    /// The signing domain, `d=`.
+    pub domain: String,
+    pub selector: String,
+    /// Absolute.
+    pub private_key_file: PathBuf,
+    pub signer: std::sync::Arc<crate::dkim::Signer>,
 }
 
 #[derive(Debug, Clone)]
@@ -331,6 +345,36 @@ impl Config {
         }
     }
 
+    /// What `herald dkim keygen` takes from the config file, which it reads with serde's
+    /// checks only: nothing else is validated and no key file is read, since the key may be
+    /// the very file keygen is about to write.
+    pub fn keygen_defaults(root: &Path, file: Option<&Path>) -> Result<KeygenDefaults> {
+        let file = match file {
+            Some(f) => f.to_path_buf(),
+            None => Config::default_file(root),
+        };
+        let bytes = std::fs::read(&file).with_path(&file)?;
+        let shown = display_path(root, &file);
+        let text = String::from_utf8(bytes)
+            .map_err(|e| Error::at(Location::file(&shown), format!("not valid UTF-8: {e}")))?;
+        let raw = raw_config(&shown, text.strip_prefix('\u{feff}').unwrap_or(&text))?;
+        let n = raw.newsletter;
+        Ok(KeygenDefaults {
+            state_dir: root.join(raw.state_dir.unwrap_or_else(|| "state".into())),
+            from_domain: n
+                .as_ref()
+                .and_then(|n| n.from.email.trim().rsplit_once('@'))
+                .map(|(_, d)| d.to_ascii_lowercase()),
+            dkim: n.and_then(|n| n.dkim).map(|d| {
+                (
+                    d.domain.trim().to_ascii_lowercase(),
+                    d.selector.trim().to_string(),
+                    root.join(d.private_key_file.trim()),
+                )
+            }),
+        })
+    }
+
     /// The config file's text, as it was loaded.
     pub fn source(&self) -> &str {
         &self.source
@@ -363,6 +407,27 @@ impl Config {
     pub fn location(&self, keys: &[&str]) -> Location {
         locate(&self.source, &self.shown_file(), keys)
     }
+}
+
+/// What `herald dkim keygen` takes from the config file ([`Config::keygen_defaults`]).
+#[derive(Debug)]
+pub struct KeygenDefaults {
+    /// `state_dir`, absolute.
+    pub state_dir: PathBuf,
+    /// The domain of `newsletter.from.email`, lower case.
+    pub from_domain: Option<String>,
+    /// `newsletter.dkim` as written: domain, selector, and the key file's absolute path.
+    pub dkim: Option<(String, String, PathBuf)>,
+}
+
+/// The file's text (`shown` in messages) as serde reads it, before any check of ours, as
+/// [`Config::parse`] starts.
+fn raw_config(shown: &Path, text: &str) -> Result<RawConfig> {
+    if let Some(line) = too_deep(text) {
+        return Err(Error::at(Location::line(shown, line), TOO_DEEP));
+    }
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| Error::Invalid(vec![yaml_error(shown, e)]))
 }
 
 /// What [`too_deep`] reports.
@@ -1060,12 +1125,76 @@ impl Validator<'_> {
             retry_days: raw.retry_days.unwrap_or(3),
             max_lateness: self.max_lateness(raw.max_lateness.as_deref()),
             welcome: raw.welcome.unwrap_or(true),
+            dkim: raw.dkim.and_then(|d| self.dkim(root, d)),
             lists,
             return_path: self.return_path(raw.return_path.as_deref()),
             soft_bounce_limit: self.soft_bounce_limit(raw.soft_bounce_limit),
             imap: self.bounces(raw.bounces),
         };
         (newsletter, transport)
+    }
+
+    /// `newsletter.dkim`: names checked, the key read (see [`crate::dkim::load`]); `None`
+    /// when anything is wrong, each problem at its key's line.
+    fn dkim(&mut self, root: &Path, raw: RawDkim) -> Option<Dkim> {
+        let at = |key: &'static str| ["newsletter", "dkim", key];
+        let domain = raw.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let selector = raw.selector.trim().to_string();
+        let mut ok = true;
+        if !crate::dkim::valid_domain(&domain) {
+            self.problem(
+                &at("domain"),
+                format!(
+                    "invalid DKIM domain \"{}\": expected a domain name such as leadcraftr.com",
+                    cut(&raw.domain)
+                ),
+            );
+            ok = false;
+        }
+        if !crate::dkim::valid_selector(&selector) {
+            self.problem(
+                &at("selector"),
+                format!(
+                    "invalid DKIM selector \"{}\": expected letters, digits, `-` and `.`, \
+                     such as herald-202611",
+                    cut(&raw.selector)
+                ),
+            );
+            ok = false;
+        }
+        let file = raw.private_key_file.trim();
+        if file.is_empty() {
+            self.problem(
+                &at("private_key_file"),
+                "`newsletter.dkim.private_key_file` is empty: name the PEM key file",
+            );
+            return None;
+        }
+        let path = root.join(file);
+        let key = match crate::dkim::load(&path, &display_path(root, &path)) {
+            Ok(key) => key,
+            Err(problems) => {
+                for p in problems {
+                    self.problem(&at("private_key_file"), p);
+                }
+                return None;
+            }
+        };
+        if !ok {
+            return None;
+        }
+        match crate::dkim::Signer::new(&domain, &selector, &key) {
+            Ok(signer) => Some(Dkim {
+                domain,
+                selector,
+                private_key_file: path,
+                signer: std::sync::Arc::new(signer),
+            }),
+            Err(e) => {
+                self.problem(&at("private_key_file"), e.to_string());
+                None
+            }
+        }
     }
 
     /// `newsletter.max_lateness`: a duration such as `7d`, `36h` or `2weeks`.

@@ -110,6 +110,8 @@ pub struct RawNewsletter {
     pub max_lateness: Option<String>,
     /// `newsletter.welcome`, default `true`: a welcome mail after a confirmed sign-up.
     pub welcome: Option<bool>,
+    /// `newsletter.dkim`, optional: sign every message with this key.
+    pub dkim: Option<RawDkim>,
     /// `newsletter.lists`, at least one.
     pub lists: Vec<RawList>,
     /// `newsletter.return_path`: the envelope sender, `local+TOKEN@domain` per message.
@@ -118,6 +120,18 @@ pub struct RawNewsletter {
     pub soft_bounce_limit: Option<u32>,
     /// `newsletter.bounces`: where returned mail is read.
     pub bounces: Option<super::bounces::RawBounces>,
+}
+
+/// `newsletter.dkim`: all three keys required.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDkim {
+    /// The signing domain, `d=`.
+    pub domain: String,
+    /// The selector, `s=`: the key's record is at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// The PEM private key, relative to the site root.
+    pub private_key_file: String,
 }
 
 #[derive(Debug, Deserialize)]

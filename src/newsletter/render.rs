@@ -285,7 +285,8 @@ pub struct Recipient<'r, 'l> {
     pub preferences_url: &'r str,
 }
 
-/// The newsletter's sender as every mail carries it: From and Reply-To, parsed once.
+/// The newsletter's sender as every mail carries it: From and Reply-To, parsed once, and the
+/// DKIM key every message is signed with.
 pub struct Sender {
     from: Mailbox,
     reply_to: Option<Mailbox>,
@@ -293,6 +294,8 @@ pub struct Sender {
     email: String,
     /// `newsletter.return_path`: the envelope sender instead, with a VERP token per delivery.
     return_path: Option<crate::config::ReturnPath>,
+    /// `newsletter.dkim`'s signer, loaded once with the config; `None`: mail goes unsigned.
+    dkim: Option<std::sync::Arc<crate::dkim::Signer>>,
 }
 
 impl Sender {
@@ -302,7 +305,19 @@ impl Sender {
             reply_to: n.reply_to.as_deref().map(|r| mailbox("", r)).transpose()?,
             email: n.from.email.clone(),
             return_path: n.return_path.clone(),
+            dkim: n.dkim.as_ref().map(|d| d.signer.clone()),
         })
+    }
+
+    /// The bytes of `message` as they are sent or written to the outbox: DKIM-signed when
+    /// `newsletter.dkim` is set, else as built. Every message herald makes, whatever its kind,
+    /// goes out through here (never through lettre's `Message::formatted` directly), so none
+    /// is left unsigned.
+    pub fn formatted(&self, mut message: Message) -> Vec<u8> {
+        if let Some(dkim) = &self.dkim {
+            dkim.sign(&mut message);
+        }
+        message.formatted()
     }
 
     /// A message from this sender to `to`: From, To, Subject, Date, Message-ID, Reply-To.
@@ -565,7 +580,7 @@ impl<'a> Mailer<'a> {
                     crate::error::cut(r.email)
                 ))
             })?;
-        Ok(msg.formatted())
+        Ok(self.sender.formatted(msg))
     }
 }
 

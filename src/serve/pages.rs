@@ -578,7 +578,7 @@ fn service_mail<T: Serialize>(
     let msg = msg
         .multipart(alternative(text, html))
         .map_err(|e| Error::msg(format!("building the {kind} mail: {e}")))?;
-    Ok((sender.envelope(to.1), msg.formatted()))
+    Ok((sender.envelope(to.1), sender.formatted(msg)))
 }
 
 /// Data for `welcome.{html,txt}.hbs`.

@@ -317,15 +317,17 @@ fn dkim_canonicalize_header_tag(
     }
 }
 
-/// Canonicalize signed headers passed as `headers_list` among `mail_headers` using canonicalization
+/// Canonicalize signed headers passed as `headers_list` among `mail_headers` using canonicalization.
+/// `mail_headers` are the blocks of headers as the message writes them, in order: its own, then
+/// those of a MIME body (herald: see HERALD.md).
 fn dkim_canonicalize_headers<'a>(
     headers_list: impl IntoIterator<Item = &'a str>,
-    mail_headers: &Headers,
+    mail_headers: &[&Headers],
     canonicalization: DkimCanonicalizationType,
 ) -> String {
     let mut covered_headers = Headers::new();
     for name in headers_list {
-        if let Some(h) = mail_headers.find_header(name) {
+        if let Some(h) = mail_headers.iter().find_map(|h| h.find_header(name)) {
             let name = dkim_canonicalize_header_tag(name, canonicalization);
             covered_headers.insert_raw(HeaderValue::dangerous_new_pre_encoded(
                 HeaderName::new_from_ascii(name.into()).unwrap(),
@@ -354,7 +356,11 @@ fn dkim_sign_fixed_time(message: &mut Message, dkim_config: &DkimConfig, timesta
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let headers = message.headers();
+    // A multipart body's `Content-Type` is the body part's header, not the message's, but it is
+    // written with the message's headers all the same and signed like them.
+    let headers: Vec<&Headers> = std::iter::once(message.headers())
+        .chain(message.body_headers())
+        .collect();
     let body_hash = Sha256::digest(dkim_canonicalize_body(
         &message.body_raw(),
         dkim_config.canonicalization.body,
@@ -378,12 +384,12 @@ fn dkim_sign_fixed_time(message: &mut Message, dkim_config: &DkimConfig, timesta
     let dkim_header = dkim_header_format(dkim_config, timestamp, &signed_headers_list, &bh, "");
     let signed_headers = dkim_canonicalize_headers(
         dkim_config.headers.iter().map(AsRef::as_ref),
-        headers,
+        &headers,
         dkim_config.canonicalization.header,
     );
     let canonicalized_dkim_header = dkim_canonicalize_headers(
         ["DKIM-Signature"],
-        &dkim_header,
+        &[&dkim_header],
         dkim_config.canonicalization.header,
     );
     let mut hashed_headers = Sha256::new();
@@ -423,7 +429,8 @@ mod test {
             header::{HeaderName, HeaderValue},
         },
         DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-        DkimSigningKey, dkim_canonicalize_body, dkim_canonicalize_headers, dkim_sign_fixed_time,
+        DkimSigningKey, Headers, dkim_canonicalize_body, dkim_canonicalize_headers,
+        dkim_sign_fixed_time,
     };
     use crate::StdError;
 
@@ -489,7 +496,7 @@ cJ5Ku0OTwRtSMaseRPX+T4EfG1Caa/eunPPN4rh+CSup2BVVarOT
         assert_eq!(
             dkim_canonicalize_headers(
                 ["From", "Test"],
-                &message.headers,
+                &[&message.headers],
                 DkimCanonicalizationType::Simple
             ),
             "From: =?utf-8?b?VGVzdCBPJ0xlYXJ5?= <test+ezrz@example.net>\r\nTest: test  test very very long with spaces and extra spaces   \twill be\r\n folded to several lines \r\n"
@@ -503,11 +510,72 @@ cJ5Ku0OTwRtSMaseRPX+T4EfG1Caa/eunPPN4rh+CSup2BVVarOT
         assert_eq!(
             dkim_canonicalize_headers(
                 ["From", "Test"],
-                &message.headers,
+                &[&message.headers],
                 DkimCanonicalizationType::Relaxed
             ),
             "from:=?utf-8?b?VGVzdCBPJ0xlYXJ5?= <test+ezrz@example.net>\r\ntest:test test very very long with spaces and extra spaces will be folded to several lines\r\n"
         );
+    }
+
+    /// herald: a multipart body's `Content-Type` is signed where it is written, after the
+    /// message's own headers (see HERALD.md).
+    #[test]
+    fn test_multipart_content_type_is_signed() {
+        use crate::message::{MultiPart, SinglePart, header::ContentType};
+        let mut message = Message::builder()
+            .from("a@example.net".parse().unwrap())
+            .to("b@example.org".parse().unwrap())
+            .date(std::time::UNIX_EPOCH)
+            .subject("multi")
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body("text".to_owned()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body("<p>html</p>".to_owned()),
+                    ),
+            )
+            .unwrap();
+        let formatted = String::from_utf8(message.formatted()).unwrap();
+        let content_type = formatted
+            .split("\r\n")
+            .find(|l| l.starts_with("Content-Type: multipart/alternative"))
+            .unwrap()
+            .to_owned();
+        let headers: Vec<&Headers> = std::iter::once(message.headers())
+            .chain(message.body_headers())
+            .collect();
+        let canonical = dkim_canonicalize_headers(
+            ["Subject", "Content-Type"],
+            &headers,
+            DkimCanonicalizationType::Relaxed,
+        );
+        assert!(canonical.starts_with("subject:multi\r\ncontent-type:multipart/alternative;"));
+        assert!(
+            canonical.contains(content_type.trim_start_matches("Content-Type: ")),
+            "{canonical}"
+        );
+
+        // Signing such a message names it in `h=`.
+        let signing_key = DkimSigningKey::new(KEY_RSA, DkimSigningAlgorithm::Rsa).unwrap();
+        let config = DkimConfig::new(
+            "dkimtest".to_owned(),
+            "example.org".to_owned(),
+            signing_key,
+            vec![HeaderName::new_from_ascii_str("Content-Type")],
+            DkimCanonicalization {
+                header: DkimCanonicalizationType::Relaxed,
+                body: DkimCanonicalizationType::Relaxed,
+            },
+        );
+        dkim_sign_fixed_time(&mut message, &config, std::time::UNIX_EPOCH);
+        let signed = String::from_utf8(message.formatted()).unwrap();
+        assert!(signed.contains("h=content-type;"), "{signed}");
     }
 
     #[test]

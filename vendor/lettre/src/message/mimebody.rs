@@ -25,6 +25,15 @@ impl Part {
             Part::Multi(part) => part.format_body(out),
         }
     }
+
+    /// The part's own headers (`Content-Type`, ...), which a message writes after its own.
+    #[cfg(feature = "dkim")]
+    pub(super) fn headers(&self) -> &Headers {
+        match self {
+            Part::Single(part) => part.headers(),
+            Part::Multi(part) => part.headers(),
+        }
+    }
 }
 
 impl EmailFormat for Part {

@@ -527,6 +527,16 @@ impl Message {
     }
 
     #[cfg(feature = "dkim")]
+    /// The headers of a MIME body (`Content-Type` of a multipart message, ...): `formatted`
+    /// writes them after the message's own, so a signature covers them too.
+    pub(crate) fn body_headers(&self) -> Option<&Headers> {
+        match &self.body {
+            MessageBody::Mime(p) => Some(p.headers()),
+            MessageBody::Raw(_) => None,
+        }
+    }
+
+    #[cfg(feature = "dkim")]
     /// Format body for signing
     pub(crate) fn body_raw(&self) -> Vec<u8> {
         let mut out = Vec::new();
