@@ -152,3 +152,42 @@ impl Templates {
         Ok(crate::config::one_line(&s))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DEFAULTS;
+
+    /// No built-in mail hides text the way spam filters punish: drawn in a transparent or
+    /// background colour, at a tiny size, or padded with invisible filler characters. The
+    /// preheader is hidden by `display:none` and `mso-hide:all` only.
+    #[test]
+    fn no_built_in_mail_hides_text_the_way_spam_filters_read_as_hidden() {
+        let mails = [
+            "email.html.hbs",
+            "digest.html.hbs",
+            "confirm.html.hbs",
+            "welcome.html.hbs",
+        ];
+        let checked: Vec<_> = DEFAULTS.iter().filter(|(n, _)| mails.contains(n)).collect();
+        assert_eq!(checked.len(), mails.len());
+        for (name, text) in checked {
+            let flat = text.replace(' ', "").to_lowercase();
+            for tell in [
+                "color:transparent",
+                "opacity:0",
+                "font-size:0",
+                "font-size:1px",
+                "&#8199;",
+                "&#65279;",
+                "&#847;",
+                "\u{200b}",
+            ] {
+                assert!(!flat.contains(tell), "{name} has {tell}");
+            }
+            assert!(
+                flat.contains(r#"<divclass="preheader"style="display:none;max-height:0;overflow:hidden;mso-hide:all">"#),
+                "{name}: the preheader"
+            );
+        }
+    }
+}
