@@ -299,6 +299,13 @@ impl Config {
     /// Reads and validates the config file. `root` is the site root; `file` overrides
     /// `<root>/config/herald.yaml`.
     pub fn load(root: &Path, file: Option<&Path>) -> Result<Config> {
+        let (file, _, text) = Config::read(root, file)?;
+        Config::parse(root, &file, &text)
+    }
+
+    /// The config file (`file`, else the default one), as it will be named in messages, and
+    /// its text.
+    fn read(root: &Path, file: Option<&Path>) -> Result<(PathBuf, PathBuf, String)> {
         let file = match file {
             Some(f) => f.to_path_buf(),
             None => Config::default_file(root),
@@ -307,7 +314,7 @@ impl Config {
         let shown = display_path(root, &file);
         let text = String::from_utf8(bytes)
             .map_err(|e| Error::at(Location::file(&shown), format!("not valid UTF-8: {e}")))?;
-        Config::parse(root, &file, &text)
+        Ok((file, shown, text))
     }
 
     /// `<root>/config/herald.yaml`, else `<root>/herald.yaml` when only that one exists (the
@@ -349,14 +356,7 @@ impl Config {
     /// checks only: nothing else is validated and no key file is read, since the key may be
     /// the very file keygen is about to write.
     pub fn keygen_defaults(root: &Path, file: Option<&Path>) -> Result<KeygenDefaults> {
-        let file = match file {
-            Some(f) => f.to_path_buf(),
-            None => Config::default_file(root),
-        };
-        let bytes = std::fs::read(&file).with_path(&file)?;
-        let shown = display_path(root, &file);
-        let text = String::from_utf8(bytes)
-            .map_err(|e| Error::at(Location::file(&shown), format!("not valid UTF-8: {e}")))?;
+        let (_, shown, text) = Config::read(root, file)?;
         let raw = raw_config(&shown, text.strip_prefix('\u{feff}').unwrap_or(&text))?;
         let n = raw.newsletter;
         Ok(KeygenDefaults {
