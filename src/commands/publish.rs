@@ -1,7 +1,7 @@
 //! `herald publish [--dry-run]` and `herald preview`: [`Site::publish`], [`Site::dry_run`] and
 //! [`Site::preview`], their events and reports printed, and the exit status.
 
-use super::show::Printer;
+use super::show::{self, Printer};
 use super::{Ctx, unless_closed};
 use crate::error::{ExitStatus, Result, cut};
 use crate::site::{Mailing, Preview, Site};
@@ -70,14 +70,13 @@ fn dry(ctx: &Ctx, site: &Site, printer: &Printer) -> Result<ExitStatus> {
         ))?;
     }
     for d in &plan.digests {
-        let slot = super::show::slot_time(site.config, d.digest.slot);
+        let name = show::digest_name(site.config, &d.digest);
         ctx.ui.out(match d.digest.posts.len() {
-            0 => format!("digest {} of {slot}: no new post, no mail", d.digest.list),
+            0 => format!("{name}: no new post, no mail"),
             n => format!(
-                "would mail the digest {} of {slot} (\"{}\", {n} post{}) to {} addresses",
-                d.digest.list,
+                "would mail the {name} (\"{}\", {}) to {} addresses",
                 cut(&d.subject),
-                if n == 1 { "" } else { "s" },
+                show::posts(n),
                 d.digest.recipients
             ),
         })?;

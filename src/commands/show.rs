@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use super::Ui;
 use crate::config::Config;
 use crate::error::{Error, Result, cut};
-use crate::site::{BuildReport, Event, Phase, Progress};
+use crate::site::{BuildReport, DigestCampaign, Event, Phase, Progress};
 use crate::state::DeliveryStatus;
 
 /// Problem deliveries named one by one in the log; the rest are counted.
@@ -131,15 +131,10 @@ impl Progress for Printer<'_> {
             )),
             Event::Digests(digests) => {
                 for d in digests {
-                    let slot = slot_time(self.config, d.slot);
+                    let name = digest_name(self.config, d);
                     ui.log(match d.posts.len() {
-                        0 => format!("digest {} of {slot}: no new post, no mail", d.list),
-                        n => format!(
-                            "digest {} of {slot}: {n} post{}, {} recipients",
-                            d.list,
-                            if n == 1 { "" } else { "s" },
-                            d.recipients
-                        ),
+                        0 => format!("{name}: no new post, no mail"),
+                        n => format!("{name}: {}, {} recipients", posts(n), d.recipients),
                     });
                 }
             }
@@ -229,9 +224,14 @@ fn built(r: &BuildReport) -> String {
     )
 }
 
-/// A digest slot in the site's time zone: `2026-12-07 08:00 GMT`.
-pub fn slot_time(config: &Config, slot: chrono::DateTime<chrono::Utc>) -> String {
-    slot.with_timezone(&config.site.timezone)
-        .format("%Y-%m-%d %H:%M %Z")
-        .to_string()
+/// How lines name a digest: `digest weekly of 2026-12-07 08:00 GMT` (the slot in the site's
+/// time zone).
+pub fn digest_name(config: &Config, d: &DigestCampaign) -> String {
+    let slot = d.slot.with_timezone(&config.site.timezone);
+    format!("digest {} of {}", d.list, slot.format("%Y-%m-%d %H:%M %Z"))
+}
+
+/// `1 post`, `3 posts`.
+pub fn posts(n: usize) -> String {
+    format!("{n} post{}", if n == 1 { "" } else { "s" })
 }

@@ -275,12 +275,11 @@ fn human(status: &Status) -> String {
     }
     for d in &status.digests {
         line(format!(
-            "digest {} ({}): next {}, {} post{} waiting",
+            "digest {} ({}): next {}, {} waiting",
             d.list,
             d.schedule,
             d.next_slot,
-            d.waiting.len(),
-            if d.waiting.len() == 1 { "" } else { "s" }
+            super::show::posts(d.waiting.len())
         ));
         for slug in &d.waiting {
             line(format!("  {slug}"));

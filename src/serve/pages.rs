@@ -87,6 +87,19 @@ pub struct ListChoice {
     pub checked: bool,
 }
 
+/// Every list of the newsletter with its schedule, ticked where its id is in `checked`.
+fn list_choices(n: &Newsletter, checked: &[String]) -> Vec<ListChoice> {
+    n.lists
+        .iter()
+        .map(|l| ListChoice {
+            id: l.id.clone(),
+            name: l.name.clone(),
+            schedule: schedule(l),
+            checked: checked.contains(&l.id),
+        })
+        .collect()
+}
+
 /// The preferences form: the person's name and every list, ticked where they get it. The
 /// token rides in a hidden field: it is the proof, so no cookie is needed.
 #[derive(Debug, Serialize)]
@@ -230,16 +243,7 @@ pub fn subscribe_form(
     error: Option<(String, bool)>,
 ) -> Page {
     let choose = n.lists.len() > 1;
-    let lists: Vec<ListChoice> = n
-        .lists
-        .iter()
-        .map(|l| ListChoice {
-            id: l.id.clone(),
-            name: l.name.clone(),
-            schedule: schedule(l),
-            checked: checked.contains(&l.id),
-        })
-        .collect();
+    let lists = list_choices(n, checked);
     let intro = if choose {
         format!(
             "New posts from {} by email. Choose what you want to receive; you can unsubscribe from any mail with one click.",
@@ -434,16 +438,7 @@ pub fn preferences(
             action: "preferences",
             token: token.to_string(),
             name: p.name.clone(),
-            lists: n
-                .lists
-                .iter()
-                .map(|l| ListChoice {
-                    id: l.id.clone(),
-                    name: l.name.clone(),
-                    schedule: schedule(l),
-                    checked: p.lists.contains(&l.id),
-                })
-                .collect(),
+            lists: list_choices(n, &p.lists),
             saved,
         }),
         note: Some(

@@ -587,8 +587,9 @@ impl Site<'_> {
 
     /// `--send-late` names published posts (one already mailed is not mailed again).
     fn check_send_late(&self, content: &Content, send_late: &[String]) -> Result<()> {
+        let published = by_slug(content, self.now);
         for slug in send_late {
-            if !content.published(self.now).iter().any(|p| &p.slug == slug) {
+            if !published.contains_key(slug.as_str()) {
                 return Err(Error::msg(format!(
                     "--send-late: no published post has the slug \"{}\"",
                     cut(slug)
