@@ -1737,6 +1737,31 @@ mod tests {
 ";
 
     #[test]
+    fn max_lateness_takes_a_duration_and_defaults_to_seven_days() {
+        let with = |v: &str| {
+            format!(
+                "{MIN}newsletter:\n  start: 2025-01-01\n  from: {{ email: a@example.com }}\n{v}  lists:\n    - {{ id: all, tags: ['*'] }}\n"
+            )
+        };
+        let lateness = |text: &str| parse(text).unwrap().newsletter.unwrap().max_lateness;
+        assert_eq!(lateness(&with("")), chrono::TimeDelta::days(7));
+        assert_eq!(
+            lateness(&with("  max_lateness: 36h\n")),
+            chrono::TimeDelta::hours(36)
+        );
+        assert_eq!(
+            lateness(&with("  max_lateness: 2weeks\n")),
+            chrono::TimeDelta::days(14)
+        );
+        assert_eq!(
+            errors(&with("  max_lateness: soon\n")),
+            [
+                "config/herald.yaml:7: invalid max_lateness \"soon\": expected a duration such as 7d, 36h or 2weeks"
+            ]
+        );
+    }
+
+    #[test]
     fn problems_in_a_list_name_that_lists_line() {
         assert_eq!(
             errors(&format!("{MIN}{THREE_LISTS}")),
